@@ -6,7 +6,7 @@ __version__ = "0.1.0"
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/00_import_order.ipynb #6a3c6c48
+# %% ../nbs/00_import_order.ipynb #1cbd8b4f
 import sys as _sys, os as _os, glob as _glob, ctypes as _ctypes, importlib.util as _ilu
 
 def _cctbx_libstdcxx():

@@ -6,7 +6,13 @@
 __all__ = ['PROJECT_ROOT', 'FIGURES', 'cod_dir', 'cctbx_test_data', 'derive_seed', 'atomic_path', 'atomic_write_bytes',
            'atomic_write_text', 'sha256_file', 'register_figure', 'save_figure']
 
-# %% ../nbs/00_core.ipynb #83e1f3f1
+# %% ../nbs/00_core.ipynb #3efb1240
+import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
+import os, io, json, hashlib, tempfile, contextlib
+from pathlib import Path
+import numpy as np
+
+# %% ../nbs/00_core.ipynb #af63888d
 PROJECT_ROOT = Path(__file__).resolve().parent.parent if '__file__' in globals() else Path.cwd().parent
 
 def cod_dir(path=None) -> Path|None:
@@ -23,12 +29,12 @@ def cctbx_test_data(name:str) -> Path:
     if not p.exists(): raise FileNotFoundError(f"{p}: not in this cctbx installation")
     return p
 
-# %% ../nbs/00_core.ipynb #1e0cabf6
+# %% ../nbs/00_core.ipynb #6e4cfe15
 def derive_seed(base:int, *keys:int) -> int:
     "A 32-bit seed determined only by `base` and `keys` (SeedSequence spawn-key hashing)."
     return int(np.random.SeedSequence(entropy=int(base), spawn_key=tuple(int(k) for k in keys)).generate_state(1)[0])
 
-# %% ../nbs/00_core.ipynb #c90a921a
+# %% ../nbs/00_core.ipynb #21d0253b
 @contextlib.contextmanager
 def atomic_path(path, suffix=None):
     "Yield a temporary path beside `path`; on success it is renamed onto `path`, on error removed."
@@ -57,7 +63,7 @@ def sha256_file(path, chunk=1<<20) -> str:
         for b in iter(lambda: f.read(chunk), b''): h.update(b)
     return h.hexdigest()
 
-# %% ../nbs/00_core.ipynb #e8ea708f
+# %% ../nbs/00_core.ipynb #e10cc447
 FIGURES = {}
 
 def register_figure(name:str, thesis:str, title:str):
