@@ -5,9 +5,10 @@
 # %% auto #0
 __all__ = ['E_METHODS', 'Reflections', 'form_factor', 'expected_intensity', 'normalise', 'reflections', 'sys_absent',
            'complete_indices', 'wilson_plot', 'patterson', 'structure_factors_numpy', 'shell_means', 'e_statistics',
-           'expected_reflection_count']
+           'expected_reflection_count', 'fig_e_distributions', 'fig_patterson', 'fig_intensity_vs_amplitude',
+           'fig_f_vs_e']
 
-# %% ../nbs/02_diffraction.ipynb #297261c6
+# %% ../nbs/02_diffraction.ipynb #92005e2a
 import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
 import math
 from dataclasses import dataclass, field, replace
@@ -16,7 +17,7 @@ from cctbx import miller, crystal, sgtbx, maptbx, xray
 from cctbx.array_family import flex
 from .crystal import random_structure, StructureError, unit_cell_content, composition
 
-# %% ../nbs/02_diffraction.ipynb #4604df08
+# %% ../nbs/02_diffraction.ipynb #c48934bc
 @dataclass
 class Reflections:
     "Unique reflections of one structure, sorted by decreasing d; `cut(d)` gives views. See the notebook for fields."
@@ -85,7 +86,7 @@ class Reflections:
                    space_group=ms.space_group().type().hall_symbol(), cell=tuple(ms.unit_cell().parameters()),
                    d_min=float(ma.d_min()) if ma.size() else float('nan'), phi=None if phi is None else phi[order], meta=dict(meta))
 
-# %% ../nbs/02_diffraction.ipynb #9cb903d7
+# %% ../nbs/02_diffraction.ipynb #e906f339
 E_METHODS = ('model', 'wilson', 'quasi')
 
 def form_factor(gaussian, stol) -> np.ndarray:
@@ -124,7 +125,7 @@ def normalise(rec: Reflections, method='model', xs=None, n_bins=20) -> np.ndarra
     q = f.amplitude_quasi_normalisations()
     return rec.f / q.data().as_numpy_array() / np.sqrt(rec.epsilon)
 
-# %% ../nbs/02_diffraction.ipynb #b5af7d94
+# %% ../nbs/02_diffraction.ipynb #448c8ba2
 def reflections(xs, d_min: float, e_method: str|None='model', algorithm='direct', **meta) -> Reflections:
     "The reflections record of structure `xs` to resolution `d_min` (Å), with |E| by `e_method` (None: skip)."
     if not d_min > 0: raise ValueError(f"reflections(d_min={d_min}): must be > 0 Angstrom")
@@ -137,7 +138,7 @@ def reflections(xs, d_min: float, e_method: str|None='model', algorithm='direct'
 
 Reflections.from_structure = staticmethod(reflections)
 
-# %% ../nbs/02_diffraction.ipynb #9a166d33
+# %% ../nbs/02_diffraction.ipynb #93ed7200
 def _group(space_group) -> sgtbx.space_group:
     if isinstance(space_group, sgtbx.space_group): return space_group
     if hasattr(space_group, 'group'): return space_group.group()
@@ -160,7 +161,7 @@ def complete_indices(cell, space_group, d_min: float):
     idx = np.array(ms.indices(), dtype=np.int32).reshape(-1, 3)
     return idx, ms.d_spacings().data().as_numpy_array(), ms.sys_absent_flags().data().as_numpy_array()
 
-# %% ../nbs/02_diffraction.ipynb #d48e9234
+# %% ../nbs/02_diffraction.ipynb #eb42dfb9
 def wilson_plot(rec: Reflections, xs=None, n_bins=12) -> dict:
     "Shell means of ln(<I/eps>/sum f0^2) vs s^2 with cctbx's overall B and scale; needs the content (xs) for sum f0^2."
     from cctbx import statistics
@@ -171,7 +172,7 @@ def wilson_plot(rec: Reflections, xs=None, n_bins=12) -> dict:
     return dict(s2=np.array(wp.x), ln_ratio=np.array(wp.y), wilson_b=float(wp.wilson_b),
                 scale=float(wp.wilson_intensity_scale_factor), fit_y=np.array(wp.fit_y) if hasattr(wp, 'fit_y') else None)
 
-# %% ../nbs/02_diffraction.ipynb #6eb63b04
+# %% ../nbs/02_diffraction.ipynb #781d9e28
 def patterson(rec: Reflections, grid=(24, 24, 24), remove_origin=False, sharpen=False, scale01=True, f000=None) -> np.ndarray:
     "Patterson map of the record on `grid` (numpy array, fractional axes a, b, c); thesis scaling to [0, 1] by default."
     if sharpen: coeff = rec.miller_array('e') if rec.e is not None else rec.miller_array('f').quasi_normalize_structure_factors()
@@ -190,7 +191,7 @@ def patterson(rec: Reflections, grid=(24, 24, 24), remove_origin=False, sharpen=
         arr = (arr - lo) / (hi - lo) if hi > lo else np.zeros_like(arr)
     return arr
 
-# %% ../nbs/02_diffraction.ipynb #619af6f7
+# %% ../nbs/02_diffraction.ipynb #98c1e5ca
 def structure_factors_numpy(xs, indices) -> np.ndarray:
     "Complex F(h) by a plain numpy sum over the P1-expanded atoms (isotropic U; anisotropic via U_equiv). Reference for checks."
     p1 = xs.expand_to_p1(sites_mod_positive=True)
@@ -205,7 +206,7 @@ def structure_factors_numpy(xs, indices) -> np.ndarray:
     fj = occ * f0 * np.exp(-8 * np.pi**2 * u * s[:, None]**2)
     return (fj * np.exp(2j * np.pi * h @ x.T)).sum(axis=1)
 
-# %% ../nbs/02_diffraction.ipynb #4a9590be
+# %% ../nbs/02_diffraction.ipynb #ce03e862
 def shell_means(d, values, n_shells=10):
     "Mean of `values` in `n_shells` shells of equal counts, low resolution first; returns (shell d_min, means, counts)."
     order = np.argsort(-d); d_s, v_s = d[order], values[order]
@@ -219,8 +220,86 @@ def e_statistics(recs, d_max=np.inf) -> dict:
     return dict(acentric=float(np.abs(e[~c]**2 - 1).mean()), centric=float(np.abs(e[c]**2 - 1).mean()),
                 mean_e2=float((e**2).mean()), n_acentric=int((~c).sum()), n_centric=int(c.sum()))
 
-# %% ../nbs/02_diffraction.ipynb #714ced2c
+# %% ../nbs/02_diffraction.ipynb #bfe80810
 def expected_reflection_count(cell_volume, space_group, d_min) -> float:
     "Asymptotic number of unique reflections to d_min: (4 pi / 3) V / d^3 / (order of the Laue group incl. centring)."
     g = _group(space_group)
     return 4 * np.pi / 3 * cell_volume / d_min**3 / (g.build_derived_laue_group().order_p() * g.n_ltr())
+
+# %% ../nbs/02_diffraction.ipynb #a9c1a694
+from .core import register_figure
+
+def _thesis_records(n, d_min, seed0=5000):
+    xss = [random_structure('thesis', seed0 + i) for i in range(n)]
+    return xss, [reflections(x, d_min) for x in xss]
+
+@register_figure('fig1_4_e_distributions', thesis='1.4', title='|E| distributions, centric vs acentric')
+def fig_e_distributions(quick=False):
+    "Histograms of |E| for acentric and centric reflections of thesis-preset structures, with Wilson's curves."
+    import matplotlib.pyplot as plt
+    _, recs = _thesis_records(10 if quick else 80, 0.8)
+    e = np.concatenate([r.e for r in recs]); c = np.concatenate([r.centric for r in recs])
+    bins = np.linspace(0, 4, 41); mid = 0.5 * (bins[1:] + bins[:-1])
+    ha = np.histogram(e[~c], bins, density=True)[0]; hc = np.histogram(e[c], bins, density=True)[0]
+    ta = 2 * mid * np.exp(-mid**2); tc = np.sqrt(2 / np.pi) * np.exp(-mid**2 / 2)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.bar(mid, ha, width=0.1, alpha=0.5, label=f'acentric ({(~c).sum()} refl.)')
+    ax.bar(mid, hc, width=0.1, alpha=0.5, label=f'centric ({c.sum()} refl.)')
+    ax.plot(mid, ta, 'C0-', lw=2, label=r'$2|E|\,e^{-|E|^2}$ (acentric)')
+    ax.plot(mid, tc, 'C1-', lw=2, label=r'$\sqrt{2/\pi}\,e^{-|E|^2/2}$ (centric)')
+    ax.set_xlabel('|E| (dimensionless)'); ax.set_ylabel('probability density'); ax.legend(fontsize=8)
+    ax.set_title(f'|E| distributions, {len(recs)} thesis-preset structures to 0.8 Å')
+    return fig, dict(e_mid=mid, acentric_density=ha, centric_density=hc, theory_acentric=ta, theory_centric=tc)
+
+@register_figure('fig1_5_patterson', thesis='1.5', title='Patterson map of a 3-atom structure')
+def fig_patterson(quick=False):
+    "Patterson section w = 0 of a P1 structure with three atoms in the z = 0 plane: the origin peak and the six vectors r_i - r_j."
+    import matplotlib.pyplot as plt
+    sites = [(0.10, 0.15, 0.0), (0.35, 0.60, 0.0), (0.70, 0.30, 0.0)]
+    cs = crystal.symmetry((8.0, 9.0, 10.0, 90, 90, 90), 'P1')
+    xs3 = xray.structure(crystal_symmetry=cs, scatterers=flex.xray_scatterer(
+        [xray.scatterer(l, s, u=0.02) for l, s in zip(('Br1', 'Cl1', 'O1'), sites)]))
+    r3 = reflections(xs3, 0.8, e_method=None)
+    grid = (64, 72, 80)
+    maps = [patterson(r3, grid), patterson(r3, grid, remove_origin=True, sharpen=False)]
+    vec = [((np.array(a) - np.array(b)) % 1) for a in sites for b in sites if a is not b]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.4))
+    for ax, m, t in zip(axes, maps, ('P(u, v, 0)', 'origin peak removed')):
+        sec = m[:, :, 0].T
+        im = ax.imshow(sec, origin='lower', extent=(0, 1, 0, 1), cmap='viridis', aspect=8/9)
+        ax.plot([v[0] for v in vec], [v[1] for v in vec], 'r+', ms=10, label='r$_i$ − r$_j$')
+        ax.set_xlabel('u (fraction of a)'); ax.set_ylabel('v (fraction of b)'); ax.set_title(t); fig.colorbar(im, ax=ax, label='scaled to [0, 1]')
+    axes[0].legend(loc='upper right', fontsize=8)
+    fig.suptitle('Patterson map of Br, Cl, O in P1 (section w = 0)')
+    return fig, dict(section=maps[0][:, :, 0], section_origin_removed=maps[1][:, :, 0], vectors=np.array(vec), sites=np.array(sites),
+                     cell=cs.unit_cell().parameters(), grid=grid)
+
+@register_figure('fig2_3_intensity_vs_amplitude', thesis='2.3', title='Histograms of intensities vs amplitudes')
+def fig_intensity_vs_amplitude(quick=False):
+    "Per-structure scaled I and |F| at 1.0 Å: intensities pile up near zero, amplitudes spread out — why the models predict |F|."
+    import matplotlib.pyplot as plt
+    _, recs = _thesis_records(10 if quick else 100, 1.0)
+    i = np.concatenate([r.intensities / r.intensities.max() for r in recs]); f = np.concatenate([r.f / r.f.max() for r in recs])
+    bins = np.linspace(0, 1, 51); mid = 0.5 * (bins[1:] + bins[:-1])
+    hi, hf = np.histogram(i, bins)[0], np.histogram(f, bins)[0]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
+    axes[0].bar(mid, hi, width=0.02, color='C3'); axes[0].set_xlabel('I / max I per structure')
+    axes[1].bar(mid, hf, width=0.02, color='C0'); axes[1].set_xlabel('|F| / max |F| per structure')
+    axes[0].set_ylabel('reflections'); axes[0].set_yscale('log')
+    for ax, t in zip(axes, ('intensities', 'amplitudes')): ax.set_title(f'{t}, {len(recs)} structures to 1.0 Å')
+    return fig, dict(bin_mid=mid, count_intensity=hi, count_amplitude=hf)
+
+@register_figure('fig2_5_f_vs_e', thesis='2.5', title='|F| vs |E| at 1.0 Å')
+def fig_f_vs_e(quick=False):
+    "Scaled |F| and |E| at 1.0 Å: normalisation removes the fall-off with resolution, so |E| is spread evenly."
+    import matplotlib.pyplot as plt
+    _, recs = _thesis_records(10 if quick else 100, 1.0)
+    f = np.concatenate([r.f / r.f.max() for r in recs]); e = np.concatenate([r.e for r in recs])
+    bins_f = np.linspace(0, 1, 51); bins_e = np.linspace(0, 4, 51)
+    hf, he = np.histogram(f, bins_f)[0], np.histogram(e, bins_e)[0]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    axes[0].bar(0.5 * (bins_f[1:] + bins_f[:-1]), hf, width=0.02, color='C0'); axes[0].set_xlabel('|F| / max |F| per structure')
+    axes[1].bar(0.5 * (bins_e[1:] + bins_e[:-1]), he, width=0.08, color='C2'); axes[1].set_xlabel('|E| (model normalisation)')
+    for ax in axes: ax.set_ylabel('reflections')
+    fig.suptitle(f'{len(recs)} thesis-preset structures, d ≥ 1.0 Å')
+    return fig, dict(f_bin_mid=0.5 * (bins_f[1:] + bins_f[:-1]), count_f=hf, e_bin_mid=0.5 * (bins_e[1:] + bins_e[:-1]), count_e=he)
