@@ -10,7 +10,7 @@ __all__ = ['CU_KA1', 'CU_KA2', 'RADIATIONS', 'THESIS_GRID', 'GSAS_GAUSS_DIV', 'G
            'PowderPreset', 'get_powder_preset', 'random_params', 'pattern_of_structure', 'powder_sample',
            'generate_batch', 'load_batch', 'add_cli', 'fig_powder_pattern']
 
-# %% ../nbs/03_powder.ipynb #d321296c
+# %% ../nbs/03_powder.ipynb #c9bcb8ad
 import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
 import json, math, os, time, functools
 from dataclasses import dataclass, asdict
@@ -20,7 +20,7 @@ import numpy as np
 from numpy.polynomial import chebyshev as _cheb, legendre as _leg
 from .core import derive_seed, atomic_path, register_figure
 
-# %% ../nbs/03_powder.ipynb #53da13c4
+# %% ../nbs/03_powder.ipynb #fd64c382
 CU_KA1 = 1.540596  # Å
 CU_KA2 = 1.544493  # Å
 RADIATIONS = {'CuKa1': ((CU_KA1, 1.0),), 'CuKa12': ((CU_KA1, 2/3), (CU_KA2, 1/3))}
@@ -55,7 +55,7 @@ def check_grid(grid) -> np.ndarray:
     if g[0] <= 0 or g[-1] >= 180: raise ValueError(f"grid: 2θ must lie in (0, 180)°, got [{g[0]}, {g[-1]}]")
     return g
 
-# %% ../nbs/03_powder.ipynb #775e4628
+# %% ../nbs/03_powder.ipynb #48db2cfb
 GSAS_GAUSS_DIV = 1083.0   # U, V, W -> degrees² (thesis)
 GSAS_LORENTZ_DIV = 100.0  # X, Y -> degrees; Z -> degrees² (thesis)
 
@@ -102,7 +102,7 @@ class Profile:
         if np.any(G <= 0): raise ValueError(f"Profile: FWHM is 0 at some 2θ (all of U, V, W, X, Y, Z are 0?): {self}")
         return G, eta
 
-# %% ../nbs/03_powder.ipynb #e465af5c
+# %% ../nbs/03_powder.ipynb #6fb8f188
 _G0 = 2 * math.sqrt(math.log(2) / math.pi)
 _LN2x4 = 4 * math.log(2)
 
@@ -111,7 +111,7 @@ def pseudo_voigt(x, center, fwhm, eta):
     dx2 = ((np.asarray(x, dtype=float) - center) / fwhm) ** 2
     return (eta * (2/np.pi) / (1 + 4*dx2) + (1 - eta) * _G0 * np.exp(-_LN2x4 * dx2)) / fwhm
 
-# %% ../nbs/03_powder.ipynb #feffd026
+# %% ../nbs/03_powder.ipynb #41e42af8
 @functools.lru_cache(maxsize=64)
 def _leggauss(n:int):
     "Gauss–Legendre nodes and weights on [-1, 1] (cached; n = 0 gives empty arrays)."
@@ -169,39 +169,55 @@ def asymmetric_profile(x, center:float, fwhm:float, eta:float, HL:float, SL:floa
     for p, wk in zip(pos[0], w[0]): y += wk * pseudo_voigt(x, p, fwhm, eta)
     return y
 
-# %% ../nbs/03_powder.ipynb #fcf08d39
+# %% ../nbs/03_powder.ipynb #5e8fde83
 def _check_lines(grid, positions, intensities, fwhm, eta):
     g = check_grid(grid)
     p = np.atleast_1d(np.asarray(positions, dtype=float))
     if p.ndim != 1 or p.size == 0: raise ValueError(f"positions: need a non-empty 1-D list of peak positions, got shape {p.shape}")
     out = np.flatnonzero(~((p >= g[0]) & (p <= g[-1])))
     if out.size: raise ValueError(f"positions: peak at 2θ = {p[out[0]]}° lies outside the grid [{g[0]}, {g[-1]}]° ({out.size} such peaks)")
-    I, f, e = (np.broadcast_to(np.asarray(a, dtype=float), p.shape) for a in (intensities, fwhm, eta))
+    def per_line(name, a):
+        try: return np.broadcast_to(np.asarray(a, dtype=float), p.shape)
+        except ValueError: raise ValueError(f"{name}: shape {np.shape(a)} does not match {p.size} peak positions") from None
+    I, f, e = per_line('intensities', intensities), per_line('fwhm', fwhm), per_line('eta', eta)
     if not np.all(np.isfinite(I)) or np.any(I < 0): raise ValueError(f"intensities: must be finite and >= 0, got min {I.min()}")
     if not np.all(np.isfinite(f)) or np.any(f <= 0): raise ValueError(f"fwhm: must be finite and > 0, got min {f.min()}")
     if not np.all((e >= 0) & (e <= 1)): raise ValueError(f"eta: must lie in [0, 1], got range [{e.min()}, {e.max()}]")
     return g, p, I, f, e
 
-def render_peaks(grid, positions, intensities, fwhm, eta, HL:float=0.0, SL:float=0.0, window:float=20.0):
-    "Sum of area-`intensities` FCJ-asymmetric pseudo-Voigts on `grid`, each evaluated within `window` FWHMs of its kernel."
+def _ragged(i0, i1):
+    "Flattened (row, grid index) pairs covering [i0[j], i1[j]) for each row j."
+    L = np.maximum(i1 - i0, 0)
+    return np.repeat(np.arange(L.size), L), np.arange(L.sum()) - np.repeat(np.cumsum(L) - L - i0, L)
+
+def _add_profiles(out, g, rows, idx, pos, w, f, e, I):
+    "Add I·Σ_k w_k pV(g[idx] − pos_k) for the (row, grid index) pairs onto `out`."
+    x, fw, et = g[idx], f[rows], e[rows]
+    acc = np.zeros(idx.size)
+    for k in range(pos.shape[1]): acc += w[rows, k] * pseudo_voigt(x, pos[rows, k], fw, et)
+    out += np.bincount(idx, weights=acc * I[rows], minlength=g.size)
+
+def render_peaks(grid, positions, intensities, fwhm, eta, HL:float=0.0, SL:float=0.0, window:float=20.0, inner:float=5.0):
+    "Sum of area-`intensities` FCJ-asymmetric pseudo-Voigts on `grid`, each evaluated only within `window` FWHMs of its kernel."
     g, p, I, f, e = _check_lines(grid, positions, intensities, fwhm, eta)
-    if window <= 0: raise ValueError(f"window: must be > 0 FWHMs, got {window}")
+    if not window > 0: raise ValueError(f"window: must be > 0 FWHMs, got {window}")
     out = np.zeros(g.size)
     nn = fcj_node_count(p, f, HL, SL)
     for n in np.unique(nn):
         s = np.flatnonzero(nn == n)
         pos, w = fcj_nodes(p[s], HL, SL, int(n))
-        i0 = np.searchsorted(g, pos.min(1) - window * f[s])
-        i1 = np.searchsorted(g, pos.max(1) + window * f[s], side='right')
-        L = i1 - i0
-        pk = np.repeat(np.arange(s.size), L)                   # line of each (line, point) pair
-        idx = np.arange(L.sum()) - np.repeat(np.cumsum(L) - L - i0, L)   # grid index of each pair
-        fw, et, Iw = f[s][pk], e[s][pk], I[s][pk]
-        step = max(1, (1 << 22) // int(n))                     # pairs per chunk: at most ~4M (pair, node) values
-        for a in range(0, idx.size, step):
-            sl = slice(a, a + step); q = pk[sl]
-            y = pseudo_voigt(g[idx[sl], None], pos[q], fw[sl, None], et[sl, None])   # (pairs, nodes)
-            out += np.bincount(idx[sl], weights=np.einsum('pk,pk->p', y, w[q]) * Iw[sl], minlength=g.size)
+        fs, es, Is = f[s], e[s], I[s]
+        lo, hi = pos.min(1), pos.max(1)
+        w0, w1 = np.searchsorted(g, lo - window * fs), np.searchsorted(g, hi + window * fs, side='right')
+        if n == 1:
+            _add_profiles(out, g, *_ragged(w0, w1), pos, w, fs, es, Is); continue
+        # all nodes near the kernel; further out, where the kernel's width no longer shows, one node at its centroid
+        m = np.minimum(inner * fs + (hi - lo), window * fs)
+        n0, n1 = np.searchsorted(g, lo - m), np.searchsorted(g, hi + m, side='right')
+        _add_profiles(out, g, *_ragged(n0, n1), pos, w, fs, es, Is)
+        rl, il = _ragged(w0, n0); rr, ir = _ragged(n1, w1)
+        c = (w * pos).sum(1, keepdims=True)
+        _add_profiles(out, g, np.concatenate([rl, rr]), np.concatenate([il, ir]), c, np.ones_like(c), fs, es, Is)
     return out
 
 def render_peaks_naive(grid, positions, intensities, fwhm, eta, HL:float=0.0, SL:float=0.0):
@@ -212,7 +228,7 @@ def render_peaks_naive(grid, positions, intensities, fwhm, eta, HL:float=0.0, SL
         out += I[j] * asymmetric_profile(g, p[j], f[j], e[j], HL, SL)
     return out
 
-# %% ../nbs/03_powder.ipynb #5cf31d31
+# %% ../nbs/03_powder.ipynb #9e978a90
 def bragg_two_theta(d, wavelength):
     "2θ (degrees) of spacings `d` (Å) at `wavelength` (Å); NaN where λ/2d > 1 (no reflection)."
     if not (np.isfinite(wavelength) and wavelength > 0): raise ValueError(f"wavelength must be > 0 Å, got {wavelength}")
@@ -252,7 +268,7 @@ def powder_lines(d, multiplicity, f_sq, radiation='CuKa1', two_theta_range=(0.0,
         ws.append(np.full(keep.sum(), k))
     return _merge(np.concatenate(tts), np.concatenate(Is), np.concatenate(ws), merge_tol)
 
-# %% ../nbs/03_powder.ipynb #5d18da76
+# %% ../nbs/03_powder.ipynb #a65951b2
 def chebyshev_background(grid, coefs, lo:float, hi:float):
     "Chebyshev series `coefs` on `grid` mapped to [-1, 1], scaled so that its range is exactly [lo, hi]."
     g = check_grid(grid)
@@ -265,7 +281,7 @@ def random_background_coefs(rng, order=(2, 13)):
     "Standard-normal Chebyshev coefficients of a random order in `order` (inclusive)."
     return rng.normal(size=int(rng.integers(order[0], order[1] + 1)) + 1)
 
-# %% ../nbs/03_powder.ipynb #b4919ded
+# %% ../nbs/03_powder.ipynb #fb2be735
 @dataclass(frozen=True)
 class PowderParams:
     "Everything random about a pattern except the structure."
@@ -310,7 +326,7 @@ def simulate_pattern(lines, grid, params:PowderParams, rng=None, window:float=20
     return dict(two_theta=g, counts=counts, clean=clean, peaks=peaks, peaks_by_wave=by_wave,
                 background=bkg, noise=counts - clean, n_lines=int(tt.size), lines=(tt, I * k, wave))
 
-# %% ../nbs/03_powder.ipynb #9f632198
+# %% ../nbs/03_powder.ipynb #30ce39ff
 @dataclass(frozen=True)
 class PowderPreset:
     "Ranges from which random structures and pattern parameters are drawn."
@@ -372,7 +388,7 @@ def powder_sample(i:int, base_seed:int, preset='thesis', noise:bool=True) -> tup
     params = random_params(rng, p)
     return pattern_of_structure(xs, params, np.linspace(*p.grid), rng if noise else None, p.merge_tol), params, xs
 
-# %% ../nbs/03_powder.ipynb #ae689f06
+# %% ../nbs/03_powder.ipynb #7ffb5eed
 _PARAM_KEYS = ('U', 'V', 'W', 'X', 'Y', 'Z', 'HL', 'SL')
 
 def _batch_item(i:int, base_seed:int, preset) -> dict:
@@ -419,7 +435,7 @@ def load_batch(path) -> dict:
     d['meta'] = json.loads(str(d['meta']))
     return d
 
-# %% ../nbs/03_powder.ipynb #e42d45f8
+# %% ../nbs/03_powder.ipynb #85d9e046
 def _cli_powder(args):
     t0 = time.time()
     out = generate_batch(args.n, args.out, seed=args.seed, workers=args.workers, preset=args.preset, progress=not args.quiet)
@@ -440,7 +456,7 @@ def add_cli(sub):
     p.set_defaults(func=_cli_powder)
     return p
 
-# %% ../nbs/03_powder.ipynb #7dd824f2
+# %% ../nbs/03_powder.ipynb #e1529704
 @register_figure('fig2_2_powder_pattern', thesis='2.2', title='Generated powder pattern and its parts')
 def fig_powder_pattern(quick=False):
     "Thesis fig. 2.2: one random pattern (Kα1 + Kα2) with its peak, background and noise parts; inset: the doublet."
