@@ -6,13 +6,13 @@
 __all__ = ['PROJECT_ROOT', 'FIGURES', 'cod_dir', 'cctbx_test_data', 'derive_seed', 'atomic_path', 'atomic_write_bytes',
            'atomic_write_text', 'sha256_file', 'register_figure', 'save_figure']
 
-# %% ../nbs/00_core.ipynb #3efb1240
+# %% ../nbs/00_core.ipynb #a3d1a981
 import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
 import os, io, json, hashlib, tempfile, contextlib
 from pathlib import Path
 import numpy as np
 
-# %% ../nbs/00_core.ipynb #af63888d
+# %% ../nbs/00_core.ipynb #c4c69760
 PROJECT_ROOT = Path(__file__).resolve().parent.parent if '__file__' in globals() else Path.cwd().parent
 
 def cod_dir(path=None) -> Path|None:
@@ -29,12 +29,12 @@ def cctbx_test_data(name:str) -> Path:
     if not p.exists(): raise FileNotFoundError(f"{p}: not in this cctbx installation")
     return p
 
-# %% ../nbs/00_core.ipynb #6e4cfe15
+# %% ../nbs/00_core.ipynb #64578938
 def derive_seed(base:int, *keys:int) -> int:
     "A 32-bit seed determined only by `base` and `keys` (SeedSequence spawn-key hashing)."
     return int(np.random.SeedSequence(entropy=int(base), spawn_key=tuple(int(k) for k in keys)).generate_state(1)[0])
 
-# %% ../nbs/00_core.ipynb #21d0253b
+# %% ../nbs/00_core.ipynb #5f1e85fc
 @contextlib.contextmanager
 def atomic_path(path, suffix=None):
     "Yield a temporary path beside `path`; on success it is renamed onto `path`, on error removed."
@@ -63,7 +63,7 @@ def sha256_file(path, chunk=1<<20) -> str:
         for b in iter(lambda: f.read(chunk), b''): h.update(b)
     return h.hexdigest()
 
-# %% ../nbs/00_core.ipynb #e10cc447
+# %% ../nbs/00_core.ipynb #dff59e38
 FIGURES = {}
 
 def register_figure(name:str, thesis:str, title:str):
@@ -74,10 +74,11 @@ def register_figure(name:str, thesis:str, title:str):
     return deco
 
 def _columns(data):
-    "True if `data` is a dict of equal-length 1-D sequences (writable as CSV)."
-    if not isinstance(data, dict) or not data: return False
-    lens = {len(np.atleast_1d(v)) if np.ndim(v) <= 1 else -1 for v in data.values()}
-    return len(lens) == 1 and -1 not in lens
+    "True if `data` is a dict of equal-length 1-D arrays/lists of scalars (writable as CSV)."
+    if not isinstance(data, dict) or not data or any(isinstance(v, dict) for v in data.values()): return False
+    try: arrs = [np.asarray(v) for v in data.values()]
+    except ValueError: return False
+    return all(a.ndim == 1 and a.dtype != object for a in arrs) and len({len(a) for a in arrs}) == 1
 
 def _jsonable(o):
     if isinstance(o, dict): return {str(k): _jsonable(v) for k, v in o.items()}
