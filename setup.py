@@ -5,10 +5,11 @@ from pathlib import Path
 from setuptools.command.build_py import build_py
 from setuptools.command.editable_wheel import editable_wheel
 
-# cctbx-base bundles a newer libstdc++ than the system's. If any other C++ extension (matplotlib, scipy,
-# torch, RDKit) loads the system one first, cctbx's compiled modules crash. The .pth and module below load
-# cctbx's libstdc++ at interpreter start, so every import order works; both the wheel and the editable
-# install put it at the root of site-packages.
+# Two native-library clashes of cctbx-base, avoided by loading the right library first at interpreter start
+# (the .pth and module below, put at the root of site-packages by both the wheel and the editable install):
+# cctbx's bundled libstdc++ must load before any other C++ extension (matplotlib, scipy, torch, RDKit) or cctbx
+# crashes; torch's libgomp must load before cctbx's stub OpenMP symbols or torch's threaded kernels compute wrong
+# numbers. See nbs/00_import_order.ipynb.
 PTH_FILES = ('xrdphase-cctbx-first.pth', '_xrdphase_cctbx_first.py')
 
 class build_py_pth(build_py):

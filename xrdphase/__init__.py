@@ -6,8 +6,15 @@ __version__ = "0.1.0"
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/00_import_order.ipynb #1cbd8b4f
+# %% ../nbs/00_import_order.ipynb #093dfaaa
 import sys as _sys, os as _os, glob as _glob, ctypes as _ctypes, importlib.util as _ilu
+
+def _torch_libgomp():
+    "Path of torch's bundled libgomp (found without importing torch), or None."
+    spec = _ilu.find_spec('torch')
+    if spec is None or not spec.submodule_search_locations: return None
+    libs = sorted(_glob.glob(_os.path.join(list(spec.submodule_search_locations)[0], 'lib', 'libgomp*.so*')))
+    return libs[0] if libs else None
 
 def _cctbx_libstdcxx():
     "Path of the libstdc++ bundled with cctbx-base, or None (e.g. a conda cctbx linked to the system one)."
@@ -38,7 +45,10 @@ def _check_import_order(mapped=None, bundled=None):
         f"xrdphase-cctbx-first.pth makes any order safe.")
 
 _BUNDLED = _cctbx_libstdcxx()
-if _BUNDLED and not _mapped_libstdcxx(): _ctypes.CDLL(_BUNDLED)   # nothing loaded yet: load cctbx's first
+if _BUNDLED and not _mapped_libstdcxx():          # nothing loaded yet (no .pth preload): do what it does
+    _gomp = _torch_libgomp()
+    if _gomp: _ctypes.CDLL(_gomp, mode=_ctypes.RTLD_GLOBAL)
+    _ctypes.CDLL(_BUNDLED)
 _check_import_order(bundled=_BUNDLED)
 import scitbx.array_family.flex  # noqa: E402
 import cctbx.miller, cctbx.maptbx, scitbx.math  # noqa: E402,F401
