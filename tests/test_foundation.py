@@ -111,3 +111,11 @@ def test_settings_pins():
     assert c['tst_flags'].split() == ['slow'] and 'nbdev==2.4.14' in c['dev_requirements']
     assert 'execnb<0.2' in c['dev_requirements'] and 'fastcore<1.13' in c['dev_requirements']
     assert 'xrdphase=xrdphase.cli:main' in c['console_scripts']
+
+@pytest.mark.parametrize('env', [{}, {'XRDPHASE_NO_PRELOAD': '1'}])
+def test_torch_threads_compute_correctly_after_cctbx(env):
+    code = ('import xrdphase, torch; torch.set_num_threads(2); g = torch.Generator().manual_seed(0); '
+            'q = torch.randn(4, 2, 700, 12, generator=g); k = torch.randn(4, 2, 700, 12, generator=g); '
+            'print(float(((q @ k.transpose(-2, -1)) - (q.double() @ k.double().transpose(-2, -1)).float()).abs().max()))')
+    r = _py(code, **env)
+    assert r.returncode == 0 and float(r.stdout) < 1e-4, (r.stdout, r.stderr[-300:])
