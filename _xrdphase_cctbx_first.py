@@ -22,7 +22,7 @@ def _preload():
     gomp = _find(os.path.join('torch', 'lib', 'libgomp*.so*'))
     if gomp: ctypes.CDLL(gomp, mode=ctypes.RTLD_GLOBAL); loaded.append(gomp)
     stdcxx = _find(os.path.join('cctbx_base.libs', 'libstdc++*.so*'))
-    if stdcxx: ctypes.CDLL(stdcxx); loaded.append(stdcxx)
+    if stdcxx: ctypes.CDLL(stdcxx, mode=ctypes.RTLD_GLOBAL); loaded.append(stdcxx)   # global: RDKit needs it too
     return loaded
 
 try: LOADED = [] if os.environ.get('XRDPHASE_NO_PRELOAD') else _preload()

@@ -6,7 +6,7 @@ __version__ = "0.1.0"
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/00_import_order.ipynb #093dfaaa
+# %% ../nbs/00_import_order.ipynb #9742d542
 import sys as _sys, os as _os, glob as _glob, ctypes as _ctypes, importlib.util as _ilu
 
 def _torch_libgomp():
@@ -48,7 +48,7 @@ _BUNDLED = _cctbx_libstdcxx()
 if _BUNDLED and not _mapped_libstdcxx():          # nothing loaded yet (no .pth preload): do what it does
     _gomp = _torch_libgomp()
     if _gomp: _ctypes.CDLL(_gomp, mode=_ctypes.RTLD_GLOBAL)
-    _ctypes.CDLL(_BUNDLED)
+    _ctypes.CDLL(_BUNDLED, mode=_ctypes.RTLD_GLOBAL)
 _check_import_order(bundled=_BUNDLED)
 import scitbx.array_family.flex  # noqa: E402
 import cctbx.miller, cctbx.maptbx, scitbx.math  # noqa: E402,F401
