@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['STAGE_MODULES', 'run_figures', 'build_parser', 'main']
 
-# %% ../nbs/11_cli.ipynb #6a9a1897
+# %% ../nbs/11_cli.ipynb #792f1d28
 import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
 import argparse, importlib, json, sys, time
 from pathlib import Path
@@ -23,9 +23,10 @@ def _stage_modules():
             if e.name != name: raise
     return mods
 
-# %% ../nbs/11_cli.ipynb #ece30cb4
-def run_figures(out='figures', only=None, quick=False, verbose=True) -> list:
+# %% ../nbs/11_cli.ipynb #6875e5da
+def run_figures(out='figures', only=None, quick=False, verbose=True, recompute=False) -> list:
     "Make the registered figures (all, or those named or numbered in `only`) into `out`; returns a list of result dicts."
+    import inspect
     import matplotlib; matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     from xrdphase.core import FIGURES, save_figure
@@ -39,7 +40,9 @@ def run_figures(out='figures', only=None, quick=False, verbose=True) -> list:
     results = []
     for n in names:
         t = time.time()
-        fig, data = FIGURES[n]['func'](quick=quick)
+        f = FIGURES[n]['func']
+        kw = dict(recompute=True) if recompute and 'recompute' in inspect.signature(f).parameters else {}
+        fig, data = f(quick=quick, **kw)
         paths = save_figure(fig, data, n, out); plt.close(fig)
         results.append(dict(name=n, thesis=FIGURES[n]['thesis'], title=FIGURES[n]['title'], files=[str(p) for p in paths],
                             seconds=round(time.time() - t, 2)))
@@ -47,11 +50,11 @@ def run_figures(out='figures', only=None, quick=False, verbose=True) -> list:
     return results
 
 def _figures_cmd(args):
-    res = run_figures(args.out, args.only, args.quick)
+    res = run_figures(args.out, args.only, args.quick, recompute=args.recompute)
     print(json.dumps(dict(figures=len(res), out=str(args.out), seconds=round(sum(r['seconds'] for r in res), 1))))
     return 0
 
-# %% ../nbs/11_cli.ipynb #5dfb5365
+# %% ../nbs/11_cli.ipynb #4f57533c
 def build_parser() -> argparse.ArgumentParser:
     "The `xrdphase` argument parser with every available subcommand."
     p = argparse.ArgumentParser(prog='xrdphase', description='xrdphase: the crystallographic phase problem as a research kit.')
@@ -61,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument('--out', default='figures', type=Path, help='output folder (default: figures)')
     f.add_argument('--only', nargs='+', help='figure names or thesis numbers (e.g. 1.4 2.5)')
     f.add_argument('--quick', action='store_true', help='small samples (seconds), for tests')
+    f.add_argument('--recompute', action='store_true', help='recompute the measured results that heavy figures read from reference/ (slow)')
     f.set_defaults(func=_figures_cmd)
     for m in _stage_modules():
         if hasattr(m, 'add_cli'): m.add_cli(sub)

@@ -4,15 +4,15 @@
 
 # %% auto #0
 __all__ = ['PROJECT_ROOT', 'FIGURES', 'cod_dir', 'cctbx_test_data', 'derive_seed', 'atomic_path', 'atomic_write_bytes',
-           'atomic_write_text', 'sha256_file', 'register_figure', 'save_figure']
+           'atomic_write_text', 'sha256_file', 'register_figure', 'save_figure', 'reference_dir', 'cached_result']
 
-# %% ../nbs/00_core.ipynb #a3d1a981
+# %% ../nbs/00_core.ipynb #a8dc5f5d
 import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
 import os, io, json, hashlib, tempfile, contextlib
 from pathlib import Path
 import numpy as np
 
-# %% ../nbs/00_core.ipynb #c4c69760
+# %% ../nbs/00_core.ipynb #6e7244ca
 PROJECT_ROOT = Path(__file__).resolve().parent.parent if '__file__' in globals() else Path.cwd().parent
 
 def cod_dir(path=None) -> Path|None:
@@ -29,12 +29,12 @@ def cctbx_test_data(name:str) -> Path:
     if not p.exists(): raise FileNotFoundError(f"{p}: not in this cctbx installation")
     return p
 
-# %% ../nbs/00_core.ipynb #64578938
+# %% ../nbs/00_core.ipynb #36f7d118
 def derive_seed(base:int, *keys:int) -> int:
     "A 32-bit seed determined only by `base` and `keys` (SeedSequence spawn-key hashing)."
     return int(np.random.SeedSequence(entropy=int(base), spawn_key=tuple(int(k) for k in keys)).generate_state(1)[0])
 
-# %% ../nbs/00_core.ipynb #5f1e85fc
+# %% ../nbs/00_core.ipynb #a9dd6eaa
 @contextlib.contextmanager
 def atomic_path(path, suffix=None):
     "Yield a temporary path beside `path`; on success it is renamed onto `path`, on error removed."
@@ -63,7 +63,7 @@ def sha256_file(path, chunk=1<<20) -> str:
         for b in iter(lambda: f.read(chunk), b''): h.update(b)
     return h.hexdigest()
 
-# %% ../nbs/00_core.ipynb #dff59e38
+# %% ../nbs/00_core.ipynb #fac73688
 FIGURES = {}
 
 def register_figure(name:str, thesis:str, title:str):
@@ -104,3 +104,18 @@ def save_figure(fig, data, name:str, out_dir='figures', dpi=120) -> list[Path]:
     else:
         paths.append(atomic_write_text(out/f'{name}.json', json.dumps(_jsonable(data), indent=1)))
     return paths
+
+# %% ../nbs/00_core.ipynb #b5e96da2
+def reference_dir() -> Path:
+    "Folder of committed measured results (reference runs, benchmark tables): <project>/reference."
+    return PROJECT_ROOT / 'reference'
+
+def cached_result(name: str, compute, recompute: bool = False, folder=None):
+    "JSON result `name`: read from reference/<name>.json, or (missing or `recompute`) computed by `compute()` and written there."
+    path = Path(folder or reference_dir()) / f'{name}.json'
+    if path.exists() and not recompute:
+        try: return json.loads(path.read_text())
+        except json.JSONDecodeError as e: raise ValueError(f"{path}: not valid JSON ({e}); rerun with recompute=True") from None
+    res = json.loads(json.dumps(_jsonable(compute())))
+    atomic_write_text(path, json.dumps(res, indent=1))
+    return res

@@ -11,7 +11,7 @@ __all__ = ['RDKIT_ORDER_MESSAGE', 'BUILTIN_SMILES', 'MOSES_MEMBER', 'ELEMENTS_OK
            'molecular_structure', 'survey', 'fig_mol_density', 'fig_mol_wilson', 'cliff_comparison', 'fig_mol_cliff',
            'spec_from_args', 'check_smiles', 'add_cli']
 
-# %% ../nbs/01a_molecular.ipynb #609e649e
+# %% ../nbs/01a_molecular.ipynb #282ff9e2
 import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
 import os, io, csv, gzip, json, math, time, zipfile, hashlib, subprocess, sys, tempfile
 from dataclasses import dataclass, field, asdict, replace
@@ -26,7 +26,7 @@ from cctbx.eltbx import tiny_pse, van_der_waals_radii, covalent_radii
 from .core import derive_seed, atomic_path, atomic_write_text, cod_dir, sha256_file, register_figure
 from .crystal import StructureError, is_monoclinic, read_cif, CifStructure
 
-# %% ../nbs/01a_molecular.ipynb #2369e8ea
+# %% ../nbs/01a_molecular.ipynb #038779d5
 class MolecularError(StructureError):
     "A molecule or molecular crystal that cannot be made; the message names the molecule (SMILES/file) and the reason."
 
@@ -52,7 +52,7 @@ def _rdkit() -> SimpleNamespace:
         raise ImportError(f"{RDKIT_ORDER_MESSAGE} ({str(e).splitlines()[0]})") from e
     return SimpleNamespace(Chem=Chem, RDLogger=RDLogger, rdDistGeom=rdDistGeom, ff=rdForceFieldHelpers, version=rdBase.rdkitVersion)
 
-# %% ../nbs/01a_molecular.ipynb #5947b429
+# %% ../nbs/01a_molecular.ipynb #f9ca65bb
 BUILTIN_SMILES = (
     ('aspirin', 'CC(=O)Oc1ccccc1C(=O)O'), ('paracetamol', 'CC(=O)Nc1ccc(O)cc1'), ('caffeine', 'Cn1c(=O)c2c(ncn2C)n(C)c1=O'),
     ('ibuprofen', 'CC(C)Cc1ccc(cc1)C(C)C(=O)O'), ('naproxen', 'COc1ccc2cc(ccc2c1)C(C)C(=O)O'),
@@ -158,7 +158,7 @@ def download_moses(dest, version='0.3.1', python=sys.executable, timeout=600) ->
     atomic_write_text(out, '\n'.join(smiles) + '\n')
     return out
 
-# %% ../nbs/01a_molecular.ipynb #2112bcd1
+# %% ../nbs/01a_molecular.ipynb #4fea8956
 @dataclass(frozen=True, eq=False)
 class Molecule:
     "A rigid molecule: elements, centred Cartesian coordinates (Å), bonds (pairs of atom indices), where it came from."
@@ -219,7 +219,7 @@ def molecule_from_smiles(smiles: str, seed: int = 0, max_heavy_atoms: int = 50, 
     return Molecule(elements=tuple(a.GetSymbol() for a in mh.GetAtoms()), xyz=xyz - xyz.mean(0),
                     bonds=tuple((b.GetBeginAtomIdx(), b.GetEndAtomIdx()) for b in mh.GetBonds()), name=name, source=str(smiles))
 
-# %% ../nbs/01a_molecular.ipynb #5c57711f
+# %% ../nbs/01a_molecular.ipynb #030d8bd8
 def _bond_cutoff(a, b, tol=0.45):
     r = lambda e: covalent_radii.table('H' if e == 'D' else e).radius()
     return r(a) + r(b) + tol
@@ -288,7 +288,7 @@ def cif_templates(folder, evaluation_dir='default', min_heavy: int = 3):
         except StructureError as e: skipped.append((p.name, str(e)))
     return mols, skipped
 
-# %% ../nbs/01a_molecular.ipynb #4ab853f0
+# %% ../nbs/01a_molecular.ipynb #d14ee9d9
 def _mask_fraction(xs, step=0.2) -> float:
     p1 = xs.expand_to_p1(sites_mod_positive=True)
     radii = masks.vdw_radii(p1).atom_radii
@@ -318,7 +318,7 @@ def crystal_density(xs) -> float:
             for sc in xs.scatterers())
     return m / (0.602214076 * xs.unit_cell().volume())
 
-# %% ../nbs/01a_molecular.ipynb #6ee2a2bf
+# %% ../nbs/01a_molecular.ipynb #5e2d541f
 def _random_rotation(rng) -> np.ndarray:
     q = rng.normal(size=4); q /= np.linalg.norm(q); w, x, y, z = q
     return np.array([[1 - 2*(y*y + z*z), 2*(x*y - z*w), 2*(x*z + y*w)],
@@ -470,7 +470,7 @@ def packing_structure(mol: Molecule, packing: Packing, u_iso=None) -> xray.struc
         scs.append(xray.scatterer(label=f'{e}{count[e]}', site=tuple(x), u=float(ui), occupancy=1.0, scattering_type=e))
     return xray.structure(crystal_symmetry=cs, scatterers=scs)
 
-# %% ../nbs/01a_molecular.ipynb #2df48cfd
+# %% ../nbs/01a_molecular.ipynb #0919f799
 def intermolecular_contacts(xs, contacts=(3.0, 2.5, 2.0)) -> dict:
     "Shortest intermolecular distances (heavy-heavy, heavy-H, H-H) of a Z'=1 molecular crystal and the pairs below `contacts`, by cctbx."
     uc = xs.unit_cell(); sites = xs.sites_frac()
@@ -492,7 +492,7 @@ def bond_length_errors(xs, mol: Molecule) -> np.ndarray:
     uc = xs.unit_cell(); s = xs.sites_frac()
     return np.abs(np.array([uc.distance(s[i], s[j]) for i, j in mol.bonds]) - mol.bond_lengths())
 
-# %% ../nbs/01a_molecular.ipynb #ff598f32
+# %% ../nbs/01a_molecular.ipynb #bb382ec9
 def displacement_parameters(mol: Molecule, rng, u_iso=(0.03, 0.06)) -> np.ndarray:
     "U_iso per atom (Å^2): molecule-wide U from `u_iso`, larger at the periphery; H riding at 1.2 (1.5 for CH3, OH) × parent."
     heavy = mol.heavy; r = np.linalg.norm(mol.xyz, axis=1)
@@ -508,7 +508,7 @@ def displacement_parameters(mol: Molecule, rng, u_iso=(0.03, 0.06)) -> np.ndarra
         u[hi] = riding * u[p]
     return u
 
-# %% ../nbs/01a_molecular.ipynb #a99d21d1
+# %% ../nbs/01a_molecular.ipynb #4a903d63
 _MOSES_DEFAULT = Path(os.environ.get('XRDPHASE_MOSES', Path.home() / '.cache' / 'xrdphase' / 'moses'))
 
 def _digest_list(items) -> str: return hashlib.sha256('\n'.join(items).encode()).hexdigest()
@@ -635,7 +635,7 @@ def molecular_structure(spec=None, seed: int = 0) -> xray.structure:
     "A molecular crystal (`cctbx.xray.structure`) drawn from `spec` (`MolecularSpec`); same seed, same structure."
     return molecular_structure_info(spec, seed)[0]
 
-# %% ../nbs/01a_molecular.ipynb #7f32f759
+# %% ../nbs/01a_molecular.ipynb #0255a8f3
 def survey(spec=None, seeds=range(10), check=True, progress=False, callback=None) -> dict:
     "Make structures for `seeds`; counts, rejections by reason, speed, density/PC medians, geometry checks. `callback(xs, info)` per structure."
     spec = MolecularSpec() if spec is None else spec
@@ -668,7 +668,7 @@ def survey(spec=None, seeds=range(10), check=True, progress=False, callback=None
                    shortest={k: min((r[f'shortest_{k}'] for r in rows if r[f'shortest_{k}'] is not None), default=None) for k in ('heavy_heavy', 'heavy_h', 'h_h')})
     return out
 
-# %% ../nbs/01a_molecular.ipynb #3de0a0a0
+# %% ../nbs/01a_molecular.ipynb #f6fbeae1
 def _cod_structures(n=None):
     from xrdphase.crystal import read_cif_dir
     d = cod_dir()
@@ -763,7 +763,7 @@ def fig_mol_wilson(quick=False):
     fig.suptitle(f'Diffraction statistics to 0.8 Å ({n} structures per family)')
     return fig, {k: dict(s2=s['s2'], wilson=s['wilson'], e2_shell=s['e2_shell'], stats=s['stats']) for k, s in st.items()}
 
-# %% ../nbs/01a_molecular.ipynb #46ea8b79
+# %% ../nbs/01a_molecular.ipynb #157f8bf4
 CLIFF_D = (0.8, 1.0, 1.2, 1.5)
 
 def cliff_comparison(n_generated=40, d_mins=CLIFF_D, spec=None, n_cod=None, n_random=0, seed=0, progress=False) -> dict:
@@ -778,21 +778,25 @@ def cliff_comparison(n_generated=40, d_mins=CLIFF_D, spec=None, n_cod=None, n_ra
     return {k: resolution_cliff(v, d_mins=tuple(d_mins), seed=seed, progress=progress) for k, v in fams.items() if v}
 
 @register_figure('fig_mol_cliff', thesis='extra', title='Charge-flipping resolution cliff: molecular crystals vs COD')
-def fig_mol_cliff(quick=False):
-    "Success rate of charge flipping vs d_min (true amplitudes): generated molecular crystals, COD monoclinic, random atoms."
+def fig_mol_cliff(quick=False, recompute=False):
+    "Success rate of charge flipping vs d_min (true amplitudes): generated molecular crystals, COD monoclinic, random atoms (measured result in reference/mol_cliff.json)."
     import matplotlib.pyplot as plt
+    from xrdphase.core import cached_result
     fig, ax = plt.subplots(figsize=(6, 4))
-    try: res = (cliff_comparison(1, d_mins=(1.0, 1.5), n_cod=1) if quick else cliff_comparison(40, n_random=20, progress=True))
+    try:
+        if quick: res = json.loads(json.dumps(cliff_comparison(1, d_mins=(1.0, 1.5), n_cod=1), default=float))
+        else: res = cached_result('mol_cliff', lambda: cliff_comparison(40, n_random=20, progress=True), recompute)
     except ImportError as e:                      # no phasing stage in this installation: say so in the figure and its data
         ax.text(0.5, 0.5, f'not available:\n{e}', ha='center', va='center', wrap=True, fontsize=8); ax.set_axis_off()
         return fig, dict(missing=str(e))
+    res = {k: {float(d): v for d, v in r.items()} for k, r in res.items()}        # JSON keys are strings
     for k, r in res.items():
         d = sorted(r); ax.plot(d, [r[x]['success'] for x in d], 'o-', label=f"{k} (n={r[d[0]]['n']})")
     ax.set_xlabel('d_min (Å)'); ax.set_ylabel('fraction solved'); ax.invert_xaxis(); ax.set_ylim(-0.02, 1.02); ax.legend(fontsize=8)
     ax.set_title('Charge flipping on true amplitudes: the resolution cliff')
     return fig, {k: {str(d): v for d, v in r.items()} for k, r in res.items()}
 
-# %% ../nbs/01a_molecular.ipynb #0ed3311d
+# %% ../nbs/01a_molecular.ipynb #733dbf74
 def spec_from_args(args) -> MolecularSpec:
     "A `MolecularSpec` from CLI flags (--smiles, --templates, --space-groups, --max-cell) — for `xrdphase simulate --source molecular` too."
     kw = dict(smiles=getattr(args, 'smiles', 'builtin') or 'builtin')
