@@ -8,7 +8,7 @@ __all__ = ['E_METHODS', 'Reflections', 'form_factor', 'expected_intensity', 'nor
            'expected_reflection_count', 'fig_e_distributions', 'fig_patterson', 'fig_intensity_vs_amplitude',
            'fig_f_vs_e']
 
-# %% ../nbs/02_diffraction.ipynb #92005e2a
+# %% ../nbs/02_diffraction.ipynb #eea0b340
 import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
 import math
 from dataclasses import dataclass, field, replace
@@ -17,7 +17,7 @@ from cctbx import miller, crystal, sgtbx, maptbx, xray
 from cctbx.array_family import flex
 from .crystal import random_structure, StructureError, unit_cell_content, composition
 
-# %% ../nbs/02_diffraction.ipynb #c48934bc
+# %% ../nbs/02_diffraction.ipynb #4591bd46
 @dataclass
 class Reflections:
     "Unique reflections of one structure, sorted by decreasing d; `cut(d)` gives views. See the notebook for fields."
@@ -77,7 +77,7 @@ class Reflections:
         if ma.is_complex_array(): phi = ma.phases(deg=True).data().as_numpy_array(); ma = ma.amplitudes()
         elif ma.is_xray_intensity_array(): ma = ma.f_sq_as_f()
         d = ma.d_spacings().data().as_numpy_array()
-        idx = np.array(ma.indices(), dtype=np.int32).reshape(-1, 3)
+        idx = ma.indices().as_vec3_double().as_numpy_array().astype(np.int32).reshape(-1, 3)
         order = np.lexsort((idx[:, 2], idx[:, 1], idx[:, 0], -d))
         ms = ma.select(flex.size_t(order.astype(np.uint64)))
         return cls(indices=idx[order], f=ms.data().as_numpy_array().astype(np.float64), d=d[order],
@@ -86,7 +86,7 @@ class Reflections:
                    space_group=ms.space_group().type().hall_symbol(), cell=tuple(ms.unit_cell().parameters()),
                    d_min=float(ma.d_min()) if ma.size() else float('nan'), phi=None if phi is None else phi[order], meta=dict(meta))
 
-# %% ../nbs/02_diffraction.ipynb #e906f339
+# %% ../nbs/02_diffraction.ipynb #a821cb7d
 E_METHODS = ('model', 'wilson', 'quasi')
 
 def form_factor(gaussian, stol) -> np.ndarray:
@@ -96,18 +96,16 @@ def form_factor(gaussian, stol) -> np.ndarray:
 
 def expected_intensity(xs, d) -> np.ndarray:
     "Sum over unit-cell atoms of (occ f0(s) exp(-8 pi^2 U s^2))^2 at d-spacings `d`: <I/eps> for a random structure."
-    s = 0.5 / np.asarray(d, dtype=float)
-    p1 = xs.expand_to_p1(sites_mod_positive=True)
-    reg = p1.scattering_type_registry()
-    uc = p1.unit_cell()
-    total = np.zeros_like(s)
+    s2 = (0.5 / np.asarray(d, dtype=float)) ** 2
+    reg, uc = xs.scattering_type_registry(), xs.unit_cell()
+    total = np.zeros_like(s2)
     by_type = {}
-    for sc in p1.scatterers():
-        by_type.setdefault(sc.scattering_type, []).append((sc.occupancy, sc.u_iso_or_equiv(uc)))
-    for t, occ_u in by_type.items():
-        g = reg.gaussian_not_optional(scattering_type=t)
-        f0 = form_factor(g, s)
-        for occ, u in occ_u: total += (occ * f0 * np.exp(-8 * np.pi**2 * u * s**2)) ** 2
+    for sc in xs.scatterers():      # each asu atom stands for multiplicity() atoms of the cell
+        by_type.setdefault(sc.scattering_type, []).append((sc.occupancy, sc.u_iso_or_equiv(uc), sc.multiplicity()))
+    for t, rows in by_type.items():
+        occ, u, mult = (np.array(c, dtype=float) for c in zip(*rows))
+        f0 = form_factor(reg.gaussian_not_optional(scattering_type=t), np.sqrt(s2))
+        total += f0 ** 2 * (mult * occ ** 2 * np.exp(-16 * np.pi ** 2 * np.outer(s2, u))).sum(1)
     return total
 
 def normalise(rec: Reflections, method='model', xs=None, n_bins=20) -> np.ndarray:
@@ -125,7 +123,7 @@ def normalise(rec: Reflections, method='model', xs=None, n_bins=20) -> np.ndarra
     q = f.amplitude_quasi_normalisations()
     return rec.f / q.data().as_numpy_array() / np.sqrt(rec.epsilon)
 
-# %% ../nbs/02_diffraction.ipynb #448c8ba2
+# %% ../nbs/02_diffraction.ipynb #2531fb7f
 def reflections(xs, d_min: float, e_method: str|None='model', algorithm='direct', **meta) -> Reflections:
     "The reflections record of structure `xs` to resolution `d_min` (Å), with |E| by `e_method` (None: skip)."
     if not d_min > 0: raise ValueError(f"reflections(d_min={d_min}): must be > 0 Angstrom")
@@ -138,7 +136,7 @@ def reflections(xs, d_min: float, e_method: str|None='model', algorithm='direct'
 
 Reflections.from_structure = staticmethod(reflections)
 
-# %% ../nbs/02_diffraction.ipynb #93ed7200
+# %% ../nbs/02_diffraction.ipynb #230c580b
 def _group(space_group) -> sgtbx.space_group:
     if isinstance(space_group, sgtbx.space_group): return space_group
     if hasattr(space_group, 'group'): return space_group.group()
@@ -161,7 +159,7 @@ def complete_indices(cell, space_group, d_min: float):
     idx = np.array(ms.indices(), dtype=np.int32).reshape(-1, 3)
     return idx, ms.d_spacings().data().as_numpy_array(), ms.sys_absent_flags().data().as_numpy_array()
 
-# %% ../nbs/02_diffraction.ipynb #eb42dfb9
+# %% ../nbs/02_diffraction.ipynb #3d2f0a45
 def wilson_plot(rec: Reflections, xs=None, n_bins=12) -> dict:
     "Shell means of ln(<I/eps>/sum f0^2) vs s^2 with cctbx's overall B and scale; needs the content (xs) for sum f0^2."
     from cctbx import statistics
@@ -172,7 +170,7 @@ def wilson_plot(rec: Reflections, xs=None, n_bins=12) -> dict:
     return dict(s2=np.array(wp.x), ln_ratio=np.array(wp.y), wilson_b=float(wp.wilson_b),
                 scale=float(wp.wilson_intensity_scale_factor), fit_y=np.array(wp.fit_y) if hasattr(wp, 'fit_y') else None)
 
-# %% ../nbs/02_diffraction.ipynb #781d9e28
+# %% ../nbs/02_diffraction.ipynb #39f41026
 def patterson(rec: Reflections, grid=(24, 24, 24), remove_origin=False, sharpen=False, scale01=True, f000=None) -> np.ndarray:
     "Patterson map of the record on `grid` (numpy array, fractional axes a, b, c); thesis scaling to [0, 1] by default."
     if sharpen: coeff = rec.miller_array('e') if rec.e is not None else rec.miller_array('f').quasi_normalize_structure_factors()
@@ -191,7 +189,7 @@ def patterson(rec: Reflections, grid=(24, 24, 24), remove_origin=False, sharpen=
         arr = (arr - lo) / (hi - lo) if hi > lo else np.zeros_like(arr)
     return arr
 
-# %% ../nbs/02_diffraction.ipynb #98c1e5ca
+# %% ../nbs/02_diffraction.ipynb #9999822c
 def structure_factors_numpy(xs, indices) -> np.ndarray:
     "Complex F(h) by a plain numpy sum over the P1-expanded atoms (isotropic U; anisotropic via U_equiv). Reference for checks."
     p1 = xs.expand_to_p1(sites_mod_positive=True)
@@ -206,7 +204,7 @@ def structure_factors_numpy(xs, indices) -> np.ndarray:
     fj = occ * f0 * np.exp(-8 * np.pi**2 * u * s[:, None]**2)
     return (fj * np.exp(2j * np.pi * h @ x.T)).sum(axis=1)
 
-# %% ../nbs/02_diffraction.ipynb #ce03e862
+# %% ../nbs/02_diffraction.ipynb #ecb5d296
 def shell_means(d, values, n_shells=10):
     "Mean of `values` in `n_shells` shells of equal counts, low resolution first; returns (shell d_min, means, counts)."
     order = np.argsort(-d); d_s, v_s = d[order], values[order]
@@ -220,13 +218,13 @@ def e_statistics(recs, d_max=np.inf) -> dict:
     return dict(acentric=float(np.abs(e[~c]**2 - 1).mean()), centric=float(np.abs(e[c]**2 - 1).mean()),
                 mean_e2=float((e**2).mean()), n_acentric=int((~c).sum()), n_centric=int(c.sum()))
 
-# %% ../nbs/02_diffraction.ipynb #bfe80810
+# %% ../nbs/02_diffraction.ipynb #57f0befd
 def expected_reflection_count(cell_volume, space_group, d_min) -> float:
     "Asymptotic number of unique reflections to d_min: (4 pi / 3) V / d^3 / (order of the Laue group incl. centring)."
     g = _group(space_group)
     return 4 * np.pi / 3 * cell_volume / d_min**3 / (g.build_derived_laue_group().order_p() * g.n_ltr())
 
-# %% ../nbs/02_diffraction.ipynb #a9c1a694
+# %% ../nbs/02_diffraction.ipynb #73548e22
 from .core import register_figure
 
 def _thesis_records(n, d_min, seed0=5000):
