@@ -8,7 +8,7 @@ __all__ = ['STORE_FORMAT', 'MANIFEST', 'SKIP_CATEGORIES', 'SPLITS', 'StoreError'
            'run_store', 'simulate', 'verify', 'ingest_chunk', 'ingest_cif', 'skipped', 'Store', 'open_store',
            'split_indices', 'StoreDataset', 'loader', 'info', 'add_cli', 'main', 'fig_reflection_counts']
 
-# %% ../nbs/05_datasets.ipynb #dd3b7c6a
+# %% ../nbs/05_datasets.ipynb #54ce9f6f
 import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
 import os, io, json, time, struct, zipfile, fcntl, hashlib, threading, contextlib, concurrent.futures as cf
 from collections import OrderedDict, Counter
@@ -21,7 +21,7 @@ from .crystal import StructureSpec, StructureError, get_spec, random_structure, 
 from .diffraction import reflections, Reflections
 from .grid import GRIDS, TASKS, ReciprocalGrid, GridError, get_task, get_grid, sample_arrays, sample_batch, miller_indices, SAMPLE_KEYS
 
-# %% ../nbs/05_datasets.ipynb #515d4a9e
+# %% ../nbs/05_datasets.ipynb #150b05b4
 STORE_FORMAT = 'xrdphase-store/1'
 MANIFEST = 'manifest.json'
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
@@ -73,7 +73,7 @@ def map_npz(path, layout=None) -> dict:
     mm = np.memmap(path, dtype=np.uint8, mode='r')
     return {k: np.ndarray(shape, dtype, buffer=mm, offset=off, order='F' if fo else 'C') for k, (off, dtype, shape, fo) in layout.items()}
 
-# %% ../nbs/05_datasets.ipynb #e6c09bf1
+# %% ../nbs/05_datasets.ipynb #86762760
 def _row(rec: Reflections, xs, number: int, seed: int, name: str) -> dict:
     if len(rec) and np.abs(rec.indices).max() > 127:
         raise StructureError(f"{name}: Miller index {int(np.abs(rec.indices).max())} exceeds the int8 store range at d_min={rec.d_min} "
@@ -116,18 +116,25 @@ def private_random():
         finally:
             for n, shared in saved.items(): setattr(pyrandom, n, shared)
 
+def _make_structure(spec, seed):
+    "Structure `seed` of a spec: random atoms (`StructureSpec`) or a packed molecule (`xrdphase.molecular.MolecularSpec`)."
+    if type(spec).__name__ == 'MolecularSpec':
+        from xrdphase.molecular import molecular_structure
+        with private_random(): return molecular_structure(spec, seed)
+    with private_random(): return random_structure(spec, seed)        # seeds and draws Python's `random` (and flex's)
+
 def simulate_chunk(spec, base_seed: int, start: int, stop: int, d_min=0.8, e_method='model'):
     "Structures start..stop-1 of a simulated store: (chunk arrays, list of failures). Runs in a worker."
-    spec = get_spec(spec); rows, failed = [], []
+    spec = spec if type(spec).__name__ == 'MolecularSpec' else get_spec(spec); rows, failed = [], []
     for i in range(start, stop):
         s = derive_seed(base_seed, i)
         try:
-            with private_random(): xs = random_structure(spec, s)       # seeds and draws Python's `random` (and flex's)
+            xs = _make_structure(spec, s)
             rows.append(_row(reflections(xs, d_min, e_method=e_method), xs, i, s, f'#{i} seed {s}'))
         except StructureError as e: failed.append(dict(number=i, seed=s, reason=str(e)))
     return _pack(rows), failed
 
-# %% ../nbs/05_datasets.ipynb #eb1c62a6
+# %% ../nbs/05_datasets.ipynb #9e6b7e12
 class InlineExecutor(cf.Executor):
     "An executor that runs each call at submit time in this process (workers=1; debugging)."
     def submit(self, fn, *args, **kwargs):
@@ -250,7 +257,7 @@ def run_store(out, kind: str, params: dict, plan: list, work, executor=None, wor
             if own: executor.shutdown(wait=True, cancel_futures=True)
         return man
 
-# %% ../nbs/05_datasets.ipynb #ff591a34
+# %% ../nbs/05_datasets.ipynb #f8cdcfad
 def simulate(out, n: int, spec='thesis', seed: int = 0, d_min=0.8, e_method='model', chunk_size=500,
              executor=None, workers=None, progress=True) -> dict:
     "Generate (or resume/extend) a store of `n` random structures at `d_min` with |F| and |E|; returns the manifest."
@@ -258,13 +265,15 @@ def simulate(out, n: int, spec='thesis', seed: int = 0, d_min=0.8, e_method='mod
     if not (isinstance(chunk_size, (int, np.integer)) and chunk_size > 0): raise StoreError(f"simulate(chunk_size={chunk_size!r}): need a positive integer")
     if not d_min > 0: raise StoreError(f"simulate(d_min={d_min}): must be > 0 Å")
     from xrdphase.crystal import PRESETS
-    spec = get_spec(spec)
-    preset = next((k for k, v in PRESETS.items() if v == spec), None)       # derived from the spec: deterministic
+    molecular = type(spec).__name__ == 'MolecularSpec'
+    spec = spec if molecular else get_spec(spec)
+    preset = None if molecular else next((k for k, v in PRESETS.items() if v == spec), None)   # derived from the spec: deterministic
     params = dict(spec=asdict(spec), preset=preset, seed=int(seed), d_min=float(d_min), e_method=e_method, chunk_size=int(chunk_size))
+    if molecular: params['source'] = 'molecular'                       # absent for random atoms: older manifests stay valid
     plan = [(a, min(a + chunk_size, n), (spec, int(seed), a, min(a + chunk_size, n), float(d_min), e_method)) for a in range(0, n, chunk_size)]
     return run_store(out, 'simulate', params, plan, simulate_chunk, executor=executor, workers=workers, progress=progress)
 
-# %% ../nbs/05_datasets.ipynb #49a81c38
+# %% ../nbs/05_datasets.ipynb #bd9ff619
 def verify(path, deep=True) -> dict:
     "Check store `path` against its manifest: {'ok': bool, 'problems': [{'file', 'problem'}], 'chunks', 'n_structures'}."
     path = Path(path); problems = []
@@ -291,7 +300,7 @@ def verify(path, deep=True) -> dict:
         if p.name not in listed: problems.append(dict(file=p.name, problem='not listed in the manifest'))
     return dict(ok=not problems, problems=problems, chunks=len(man['chunks']), n_structures=man.get('n_structures'))
 
-# %% ../nbs/05_datasets.ipynb #ce65c928
+# %% ../nbs/05_datasets.ipynb #4f71c2e4
 SKIP_CATEGORIES = ('unparseable', 'non-monoclinic', 'no atoms', 'grid', 'index range', 'other')
 
 def _category(reason: str) -> str:
@@ -345,7 +354,7 @@ def skipped(man) -> list:
     "Every skipped/failed item of a store manifest, as dicts with file (or number), category and reason."
     return [s for c in man['chunks'] for s in c.get('failed', [])]
 
-# %% ../nbs/05_datasets.ipynb #f885d8d8
+# %% ../nbs/05_datasets.ipynb #45f51eaf
 class Store:
     "A read-only view of a store directory (see `open_store`)."
     def __init__(self, path, allow_incomplete=False, max_open=8):
@@ -454,7 +463,7 @@ def open_store(path, allow_incomplete=False, max_open=8) -> Store:
     "Open store `path` for reading (manifest only; chunks are memory-mapped on use)."
     return Store(path, allow_incomplete=allow_incomplete, max_open=max_open)
 
-# %% ../nbs/05_datasets.ipynb #ce7e040b
+# %% ../nbs/05_datasets.ipynb #78e2bdb0
 SPLITS = {'thesis': (400_000, 100_000, 100_000)}
 
 def split_indices(n: int, fractions='thesis', seed: int = 0) -> dict:
@@ -509,7 +518,7 @@ def loader(store, task='d1', split='train', batch_size=32, shuffle=None, seed=0,
     sampler = BatchSampler(RandomSampler(ds, generator=g) if shuffle else SequentialSampler(ds), batch_size, drop_last)
     return DataLoader(ds, sampler=sampler, batch_size=None, num_workers=num_workers)
 
-# %% ../nbs/05_datasets.ipynb #8858360a
+# %% ../nbs/05_datasets.ipynb #606e8251
 def info(path, fit_fraction=1.0, scan=True) -> dict:
     "Summary of store `path` (JSON-able); `scan=False` skips the pass over the rows (counts and grid fit)."
     st = open_store(path, allow_incomplete=True)
@@ -539,7 +548,7 @@ def info(path, fit_fraction=1.0, scan=True) -> dict:
     out['grid_fit'] = fit
     return out
 
-# %% ../nbs/05_datasets.ipynb #75068642
+# %% ../nbs/05_datasets.ipynb #a4fd5464
 def _executor_for(args):
     if getattr(args, 'dask', None):
         from distributed import Client, LocalCluster
@@ -553,7 +562,11 @@ def _executor_for(args):
 def _cli_simulate(args):
     t0 = time.time(); ex, client = _executor_for(args)
     try:
-        man = simulate(args.out, args.n, args.preset, seed=args.seed, d_min=args.d_min, e_method=args.e_method, chunk_size=args.chunk_size,
+        spec = args.preset
+        if args.source == 'molecular':
+            from xrdphase.molecular import spec_from_args
+            spec = spec_from_args(args)
+        man = simulate(args.out, args.n, spec, seed=args.seed, d_min=args.d_min, e_method=args.e_method, chunk_size=args.chunk_size,
                        executor=ex, workers=args.workers, progress=not args.quiet)
     finally:
         if client is not None: client.close()
@@ -591,7 +604,13 @@ def add_cli(sub):
     p.add_argument('--n', type=int, required=True, help='number of structures')
     p.add_argument('--out', required=True, help='store directory')
     p.add_argument('--seed', type=int, default=0, help='base seed: structure i uses derive_seed(seed, i) (default 0)')
-    p.add_argument('--preset', default='thesis', choices=sorted(PRESETS), help='structure spec preset (default thesis)')
+    p.add_argument('--preset', default='thesis', choices=sorted(PRESETS), help='structure spec preset for --source random (default thesis)')
+    p.add_argument('--source', default='random', choices=('random', 'molecular'),
+                   help='random atoms (cctbx random_structure, --preset) or molecular crystals packed from SMILES (default random)')
+    p.add_argument('--smiles', default='builtin', help="--source molecular: SMILES file, 'builtin' or 'moses' (default builtin)")
+    p.add_argument('--templates', default=None, help='--source molecular: folder of CIFs whose molecules are used too (never the evaluation set)')
+    p.add_argument('--space-groups', default=None, help='--source molecular: comma-separated groups (default P21,P21/c,C2,C2/c)')
+    p.add_argument('--max-cell', type=float, default=None, help='--source molecular: largest cell edge, Å')
     p.add_argument('--d-min', type=float, default=0.8, help='highest resolution stored, Å (default 0.8)')
     p.add_argument('--e-method', default='model', choices=('model', 'wilson', 'quasi'), help='|E| normalisation (default model)')
     p.add_argument('--chunk-size', type=int, default=500, help='structures per chunk file (default 500)')
@@ -626,7 +645,7 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     return a.func(a)
 
-# %% ../nbs/05_datasets.ipynb #214bf7ad
+# %% ../nbs/05_datasets.ipynb #c281be2a
 @register_figure('fig2_4_reflection_counts', thesis='2.4', title='Mean number of reflections vs resolution (P2_1, C2)')
 def fig_reflection_counts(quick=False, store=None):
     "Thesis fig. 2.4 from a generated store (made in a temporary folder unless `store` is given): mean reflections vs d."
