@@ -6,7 +6,7 @@
 __all__ = ['PRESETS', 'StructureError', 'is_monoclinic', 'StructureSpec', 'get_spec', 'random_structure', 'composition',
            'unit_cell_content', 'CifStructure', 'read_cif', 'read_cif_dir', 'thpp', 'sucrose']
 
-# %% ../nbs/01_crystal.ipynb #b60849d5
+# %% ../nbs/01_crystal.ipynb #42bd1029
 import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
 import random, math, warnings
 from dataclasses import dataclass, field, asdict, replace
@@ -18,7 +18,7 @@ from cctbx.development import random_structure as _cctbx_random_structure
 from cctbx.array_family import flex
 from .core import derive_seed
 
-# %% ../nbs/01_crystal.ipynb #4a922fd9
+# %% ../nbs/01_crystal.ipynb #614e08d2
 class StructureError(ValueError):
     "A structure (file or spec) that cannot be used, with the file/field and the reason in the message."
 
@@ -80,7 +80,7 @@ def get_spec(spec) -> StructureSpec:
     if spec not in PRESETS: raise StructureError(f"unknown preset {spec!r}; choose one of {sorted(PRESETS)}")
     return PRESETS[spec]
 
-# %% ../nbs/01_crystal.ipynb #943b2881
+# %% ../nbs/01_crystal.ipynb #61ed6b2b
 def _random_cell(sgi, volume, rng):
     "A random cell of `volume` compatible with a monoclinic (b-unique) group: axis ratios 1:[0.7,2]:[0.7,2.5], beta 90-120."
     if not is_monoclinic(sgi): return sgi.any_compatible_unit_cell(volume=volume)
@@ -129,7 +129,7 @@ def unit_cell_content(xs) -> dict:
     for sc in xs.scatterers(): c[sc.scattering_type] += sc.occupancy * sc.multiplicity()
     return {k: round(v, 4) for k, v in sorted(c.items())}
 
-# %% ../nbs/01_crystal.ipynb #028d7743
+# %% ../nbs/01_crystal.ipynb #bde94e0c
 @dataclass
 class CifStructure:
     "A structure read from CIF, in the reference setting, with what was read and what was changed."
@@ -202,7 +202,8 @@ def read_cif(path, block:str|None=None, allow_any_group:bool=False) -> CifStruct
     if block is not None and block not in model.keys():
         raise StructureError(f"{path}: no data block {block!r} (blocks: {list(model.keys())})")
     try:
-        structures = reader.build_crystal_structures(data_block_name=block) if block else reader.build_crystal_structures()
+        if block: structures = {block: reader.build_crystal_structures(data_block_name=block)}   # cctbx returns one structure here
+        else: structures = reader.build_crystal_structures()
     except Exception as e:
         raise StructureError(f"{path}: cannot build a structure ({type(e).__name__}: {str(e).strip()[:200]})") from None
     if not structures:
@@ -239,7 +240,7 @@ def read_cif_dir(folder, allow_any_group=False, pattern='*.cif'):
         except StructureError as e: skipped.append((p.name, str(e).split(': ', 1)[-1]))
     return ok, skipped
 
-# %% ../nbs/01_crystal.ipynb #4033fa29
+# %% ../nbs/01_crystal.ipynb #779ef2dc
 def thpp() -> CifStructure:
     "smtbx's regression structure thpp (P2_1/n in the file), in the reference setting."
     from xrdphase.core import cctbx_test_data
