@@ -5,14 +5,14 @@
 # %% auto #0
 __all__ = ['STAGE_MODULES', 'run_figures', 'build_parser', 'main']
 
-# %% ../nbs/11_cli.ipynb #792f1d28
+# %% ../nbs/11_cli.ipynb #3a28558c
 import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
 import argparse, importlib, json, sys, time
 from pathlib import Path
 
 STAGE_MODULES = ['xrdphase.diffraction', 'xrdphase.powder', 'xrdphase.grid', 'xrdphase.datasets', 'xrdphase.models',
                  'xrdphase.training', 'xrdphase.evaluation', 'xrdphase.phasing', 'xrdphase.molecular',
-                 'xrdphase.interpretation', 'xrdphase.teaching']
+                 'xrdphase.interpretation', 'xrdphase.teaching', 'xrdphase.reference_runs']
 
 def _stage_modules():
     "Import the stage modules that exist in this installation (a missing one is skipped; a broken one raises)."
@@ -23,7 +23,7 @@ def _stage_modules():
             if e.name != name: raise
     return mods
 
-# %% ../nbs/11_cli.ipynb #6875e5da
+# %% ../nbs/11_cli.ipynb #cd362884
 def run_figures(out='figures', only=None, quick=False, verbose=True, recompute=False) -> list:
     "Make the registered figures (all, or those named or numbered in `only`) into `out`; returns a list of result dicts."
     import inspect
@@ -54,7 +54,7 @@ def _figures_cmd(args):
     print(json.dumps(dict(figures=len(res), out=str(args.out), seconds=round(sum(r['seconds'] for r in res), 1))))
     return 0
 
-# %% ../nbs/11_cli.ipynb #4f57533c
+# %% ../nbs/11_cli.ipynb #47e11815
 def build_parser() -> argparse.ArgumentParser:
     "The `xrdphase` argument parser with every available subcommand."
     p = argparse.ArgumentParser(prog='xrdphase', description='xrdphase: the crystallographic phase problem as a research kit.')
