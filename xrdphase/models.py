@@ -6,9 +6,9 @@
 __all__ = ['FEATURES', 'DEFAULT_FEATURES', 'ARCHS', 'SIZES', 'ModelError', 'input_channels', 'threads_ok', 'set_threads',
            'DoubleConv', 'SpectralPointwise', 'UBlock', 'UNet3D', 'FFT_UNet', 'Attention', 'TransformerBlock',
            'tokenize', 'XRD_Transformer', 'model_config', 'build_model', 'postprocess', 'predict', 'check_state_dict',
-           'load_state', 'unwrap', 'save_weights', 'read_weights', 'load_model', 'add_cli']
+           'load_state', 'unwrap', 'save_weights', 'read_weights', 'load_model', 'add_cli', 'extend']
 
-# %% ../nbs/06_models.ipynb #e2564348
+# %% ../nbs/06_models.ipynb #379cd280
 import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
 import json, math
 from pathlib import Path
@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from .core import atomic_path
 from .grid import GRIDS, TASKS, get_grid, get_task
 
-# %% ../nbs/06_models.ipynb #f404b1bb
+# %% ../nbs/06_models.ipynb #26ef1af4
 FEATURES = ('input', 'known', 'new', 'absent', 's', 'wilson')
 DEFAULT_FEATURES = ('input', 'known', 'new', 's')
 
@@ -52,7 +52,7 @@ def input_channels(batch, features=DEFAULT_FEATURES, d_high=1.0) -> torch.Tensor
         else: out.append(batch[f].to(x.device).float())
     return torch.stack(out, 1)
 
-# %% ../nbs/06_models.ipynb #70549f36
+# %% ../nbs/06_models.ipynb #0db628b0
 def threads_ok() -> bool:
     "True if torch's batched matmul is correct with the current thread setting (see above)."
     g = torch.Generator().manual_seed(0)
@@ -71,7 +71,7 @@ def set_threads(n: int) -> int:
         return 1
     return torch.get_num_threads()
 
-# %% ../nbs/06_models.ipynb #0c86e200
+# %% ../nbs/06_models.ipynb #b04834ba
 def _norm(kind, c):
     if kind == 'batch': return nn.BatchNorm3d(c)
     if kind == 'instance': return nn.InstanceNorm3d(c, affine=True)
@@ -117,7 +117,7 @@ class UBlock(nn.Module):
         if self.spectral is None: return y
         return self.skip(x) + y + self.spectral(x).to(y.dtype)
 
-# %% ../nbs/06_models.ipynb #1e037bba
+# %% ../nbs/06_models.ipynb #11e152d5
 class UNet3D(nn.Module):
     "3-D UNet on the reciprocal grid: `widths` per level (thesis 64-128-256), DoubleConv blocks, trilinear upsampling to the skip size."
     arch = 'unet'
@@ -166,7 +166,7 @@ class FFT_UNet(UNet3D):
         if spectral is None: raise ModelError("FFT_UNet needs spectral='abs' or 'complex' (use UNet3D for none)")
         super().__init__(task, widths, norm, spectral, features, residual, **kw)
 
-# %% ../nbs/06_models.ipynb #821ad62f
+# %% ../nbs/06_models.ipynb #4a73751c
 class Attention(nn.Module):
     "Multi-head self-attention with a key-padding mask; SDPA, or explicit weights when asked."
     def __init__(self, d, heads, dropout=0.0):
@@ -217,7 +217,7 @@ def tokenize(batch, tokens='sphere'):
     idx[b, pos] = n
     return idx, idx < N, sel
 
-# %% ../nbs/06_models.ipynb #e6cd6259
+# %% ../nbs/06_models.ipynb #b30357b6
 def _split3(d):
     a = d // 3
     return (d - 2 * a, a, a)
@@ -280,7 +280,7 @@ class XRD_Transformer(nn.Module):
         if self.residual: out = out + wil.to(out.dtype)
         return (out, dict(attn=attn, idx=idx, keep=keep)) if return_attn else out
 
-# %% ../nbs/06_models.ipynb #b91477d9
+# %% ../nbs/06_models.ipynb #cc58272f
 ARCHS = {'unet': UNet3D, 'fft_unet': FFT_UNet, 'transformer': XRD_Transformer}
 SIZES = {
     'unet': {'thesis': dict(widths=[64, 128, 256]), 'small': dict(widths=[16, 32, 64]), 'tiny': dict(widths=[4, 8, 16])},
@@ -303,7 +303,7 @@ def build_model(config) -> nn.Module:
     if arch not in ARCHS: raise ModelError(f"model config: arch={arch!r} unknown; choose one of {sorted(ARCHS)}")
     return ARCHS[arch](**c)
 
-# %% ../nbs/06_models.ipynb #75448546
+# %% ../nbs/06_models.ipynb #84f82821
 def postprocess(pred, batch, clip=True):
     "Copy known values into `pred`, zero absences and voxels outside the sphere/asu, clip negatives (normalised units)."
     to = lambda a: torch.as_tensor(a, device=pred.device) if isinstance(pred, torch.Tensor) else torch.as_tensor(a)
@@ -322,7 +322,7 @@ def predict(model, batch) -> torch.Tensor:
     try: return postprocess(model(batch).float(), batch)
     finally: model.train(was)
 
-# %% ../nbs/06_models.ipynb #7bd8fc71
+# %% ../nbs/06_models.ipynb #bd3a8fec
 def check_state_dict(model, state, source='weights'):
     "Raise `ModelError` if `state` (name -> tensor) does not fit `model` exactly: missing, unexpected, mis-shaped tensors."
     own = model.state_dict()
@@ -371,7 +371,7 @@ def load_model(path, device='cpu') -> nn.Module:
     m = load_state(build_model(w['config']), w['state_dict'], source=str(path))
     return m.to(device).eval()
 
-# %% ../nbs/06_models.ipynb #695c4218
+# %% ../nbs/06_models.ipynb #7bf4b560
 def _cli_models(args):
     out = {a: {s: dict(config=model_config(a, s, args.task), params=sum(p.numel() for p in build_model(model_config(a, s, args.task)).parameters()))
                for s in SIZES[a]} for a in ARCHS}
@@ -384,3 +384,41 @@ def add_cli(sub):
     p.add_argument('--task', default='d1', choices=sorted(TASKS), help='task preset (sets the grid; default d1)')
     p.set_defaults(func=_cli_models)
     return p
+
+# %% ../nbs/06_models.ipynb #88572274
+_MODEL_CACHE = {}
+
+def extend(rec_low, weights, d_high=None):
+    "Reflections record extended from its d_low to the model's d_high by the model in `weights` (path or a loaded model)."
+    from xrdphase.grid import sample_arrays, get_grid
+    from xrdphase.diffraction import complete_indices, Reflections
+    from cctbx import miller
+    from cctbx.array_family import flex
+    if isinstance(weights, nn.Module): model, wname = weights, type(weights).__name__
+    else:
+        wname = str(weights)
+        if wname not in _MODEL_CACHE: _MODEL_CACHE[wname] = load_model(weights)
+        model = _MODEL_CACHE[wname]
+    t = get_task(model.config['task']); grid = get_grid(t.grid)
+    if t.value != 'f': raise ModelError(f"extend: {wname} predicts |E| (task {model.config['task']}); use a D1/D2 amplitude model")
+    if d_high is not None and abs(d_high - t.d_high) > 1e-6:
+        raise ModelError(f"extend: {wname} extends to d_high = {t.d_high} Å, not {d_high} Å")
+    if rec_low.d_min > t.d_low + 1e-6:
+        raise ModelError(f"extend: the record reaches only {rec_low.d_min} Å; {wname} needs data to d_low = {t.d_low} Å")
+    low = rec_low.cut(t.d_low)
+    idx, d, absent = complete_indices(low.cell, low.space_group_info(), t.d_high)
+    known = {tuple(h) for h in low.indices.tolist()}
+    new = idx[(~absent) & (d < t.d_low) & np.array([tuple(h) not in known for h in idx.tolist()])]
+    rows = np.concatenate([low.indices, new]).astype(np.int32)
+    vals = np.concatenate([low.f, np.zeros(len(new))])
+    sample = sample_arrays(grid, rows, vals, low.cell, f"Hall: {low.space_group}", t.d_low, t.d_high, drop=True, name=wname)
+    batch = {k: torch.as_tensor(np.asarray(v))[None] for k, v in sample.items()}
+    pred = (predict(model, batch)[0] * batch['scale'].reshape(())).numpy()
+    vm = grid.voxels(new, drop=True)
+    new_kept, f_new = new[vm.keep], pred[tuple(vm.coords.T)]
+    ind = np.concatenate([low.indices, new_kept]).astype(np.int32)
+    ms = miller.set(low.crystal_symmetry(), flex.miller_index(ind.tolist()), anomalous_flag=False)
+    out = Reflections.from_miller_array(ms.array(data=flex.double(np.concatenate([low.f, f_new]).astype(float))).set_observation_type_xray_amplitude(),
+                                        **dict(low.meta, extended_by=wname, n_known=len(low), n_new=int(len(new_kept)), dropped=int(vm.dropped)))
+    out.d_min = float(t.d_high)
+    return out
