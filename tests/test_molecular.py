@@ -181,3 +181,25 @@ def test_cli_pack_and_check(tmp_path):
     buf = io.StringIO(); a = ap.parse_args(['molecular', 'check', '--smiles', str(tmp_path / 's.smi')])
     with contextlib.redirect_stdout(buf): assert a.func(a) == 0
     assert json.loads(buf.getvalue())['failed'] == {'unparsable SMILES': 1}
+
+# --- evaluation molecules are never generated ---------------------------------------------------------------
+
+def test_evaluation_molecules_are_never_drawn(cod):
+    names = dict(M.BUILTIN_SMILES)
+    for n in ('paracetamol', 'sucrose'):                     # COD 7105573 and an evaluation structure
+        assert M.molecule_split(names[n]) == 'evaluation', n
+    ev = M.evaluation_keys()
+    bad = [s for _, s in M.BUILTIN_SMILES if M.skeleton_key(s) in ev['keys']]
+    assert len(bad) >= 2
+    for split in M.MOLECULE_SPLITS:
+        spec = M.MolecularSpec(smiles=tuple(bad + [names['aspirin'], names['naphthalene'], names['caffeine'], names['benzamide']]), split=split)
+        sources = []
+        for i in range(4):
+            try: sources.append(M.molecular_structure_info(spec, 100 + i)[1]['source'])
+            except M.MolecularError as e: assert 'no molecule of split' in str(e) or 'wrong split' in str(e), e
+        assert not set(sources) & set(bad) and all(M.molecule_split(s) == split for s in sources)
+    with pytest.raises(M.MolecularError, match='split'): M.MolecularSpec(split='evaluation')
+
+def test_skeleton_key_is_form_independent():
+    assert M.skeleton_key('CC(=O)Nc1ccc(O)cc1') == M.skeleton_key('CC(O)=Nc1ccc(O)cc1')
+    assert M.skeleton_key('OC(=O)c1ccccc1') == M.skeleton_key('[O-]C(=O)c1ccccc1') != M.skeleton_key('OC(=O)c1ccccn1')
