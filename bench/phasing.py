@@ -28,7 +28,8 @@ import numpy as np
 from xrdphase.core import derive_seed, cod_dir, cctbx_test_data, atomic_write_text
 from xrdphase.crystal import random_structure, read_cif_dir, read_cif, sucrose
 from xrdphase.diffraction import reflections
-from xrdphase import phasing as P
+from xrdphase import phasing as P, success as S, files as F, benchmark as B
+from xrdphase.extension import extend
 
 BENCH_SEED = 60606
 VERSION = 2          # bump when solve/evaluate change, so cached cases are not reused
@@ -61,7 +62,7 @@ def load(source, d_min):
     if kind == 'thpp-measured':
         from cctbx import xray
         ins = str(cctbx_test_data('thpp.ins'))
-        rec = P.read_hkl(cctbx_test_data('thpp.hkl'), ins)
+        rec = F.read_hkl(cctbx_test_data('thpp.hkl'), ins)
         return xray.structure.from_shelx(filename=ins), rec.cut(max(d_min, float(rec.d.min())))
     raise ValueError(source)
 
@@ -82,11 +83,11 @@ def run_structure(job):
     xs, rec = load(tuple(source), d_min)
     for cond, (kind, d) in todo:
         if kind == 'true': data = rec.cut(d)
-        elif kind == 'wilson': data = P.wilson_fill(rec.cut(a_dict['d_high']), a_dict['d_low'])
-        else: data = P.extend(rec.cut(a_dict['d_low']), a_dict['d_high'], kind.split('=', 1)[1])
+        elif kind == 'wilson': data = extend(rec.cut(a_dict['d_low']), a_dict['d_high'], 'wilson')
+        else: data = extend(rec.cut(a_dict['d_low']), a_dict['d_high'], 'model:' + kind.split('=', 1)[1])
         t = time.perf_counter()
         try:
-            r = P.solve_case(data, xs, seed=seed, max_runs=a_dict['max_runs'])
+            r = S.solve_case(data, xs, seed=seed, max_runs=a_dict['max_runs'])
         except Exception as e:                                    # a failure is a result, recorded with its reason
             r = dict(phase_transition=False, solved=False, matched_fraction=0.0, phase_error=None, seconds=time.perf_counter() - t,
                      error=f'{type(e).__name__}: {e}'[:300])
@@ -100,7 +101,7 @@ def key(name, cond, seed, a):
 
 
 def summarise(rows):
-    s = P.summarise(rows)
+    s = S.summarise(rows)
     s['phase_transition'] = round(float(np.mean([r['phase_transition'] for r in rows])), 4) if rows else None
     r1 = [r.get('r1_peaks') for r in rows if r.get('r1_peaks') is not None]
     s['r1_peaks'] = round(float(np.mean(r1)), 4) if r1 else None
@@ -114,7 +115,7 @@ def main():
     ap.add_argument('--n-real', type=int, default=None, help='use only the first N COD structures (default all)')
     ap.add_argument('--preset', default='realistic', help="structure preset of the synthetic set ('realistic' or 'thesis')")
     ap.add_argument('--d-high', type=float, default=1.0); ap.add_argument('--d-low', type=float, default=1.2)
-    ap.add_argument('--cliff', type=float, nargs='+', default=list(P.CLIFF_D))
+    ap.add_argument('--cliff', type=float, nargs='+', default=list(B.CLIFF_D))
     ap.add_argument('--weights', action='append', default=[], metavar='NAME=PATH', help='a trained model to extend with (repeatable)')
     ap.add_argument('--max-runs', type=int, default=4, help='seeded charge-flipping runs per case (solve max_runs)')
     ap.add_argument('--seed', type=int, default=0)
@@ -184,7 +185,7 @@ def main():
                    preset=a.preset, d_high=a.d_high, d_low=a.d_low, max_runs=a.max_runs, n=n, table=table, cliff=cliff, timing=timing,
                    errors=errors[:20])
     for g in groups:
-        print(P.table_3_5(summary, g)); print()
+        print(B.table_3_5(summary, g)); print()
         print(f"| resolution cliff ({g}) | " + " | ".join(f"{d} A" for d in cliff[g]) + " |")
         print("|---|" + "---|" * len(cliff[g]))
         print("| solved | " + " | ".join(f"{v['success']:.2f}" for v in cliff[g].values()) + " |")

@@ -16,7 +16,8 @@ import torch
 from xrdphase.core import atomic_write_text, cod_dir
 from xrdphase.models import model_config, load_model, save_weights, read_weights
 from xrdphase.training import train
-from xrdphase.evaluation import evaluate_data, dataset
+from xrdphase.datasets import dataset
+from xrdphase.evaluation import evaluate_data
 
 ROOT = Path(__file__).resolve().parent.parent
 REF = ROOT / 'reference'

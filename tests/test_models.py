@@ -119,7 +119,7 @@ def test_threads_are_safe():
 
 
 def test_wilson_feature_and_residual(b2):
-    from xrdphase.evaluation import wilson_fill
+    from xrdphase.models import wilson_fill
     feats = ('input', 'known', 'new', 's', 'wilson')
     x = input_channels(b2, feats, d_high=1.0)
     assert torch.allclose(x[:, 4], wilson_fill(b2))

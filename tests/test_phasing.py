@@ -8,7 +8,7 @@ from cctbx.array_family import flex
 from xrdphase.core import cctbx_test_data
 from xrdphase.crystal import random_structure, StructureSpec, sucrose
 from xrdphase.diffraction import reflections
-from xrdphase import phasing as P
+from xrdphase import phasing as P, success as S, files as F, extension as X
 from xrdphase.teaching_cf import charge_flip, fig1_7_charge_flipping
 
 LIGHT = StructureSpec(space_groups=('P21/c',), elements=('C', 'N', 'O'), n_atoms=(12, 12), u_iso=(0.02, 0.04))
@@ -35,12 +35,12 @@ def test_solve_is_deterministic_and_solves(light):
     xs, rec = light
     a, b = P.solve(rec, content=xs, seed=3), P.solve(rec, content=xs, seed=3)
     assert a.phase_transition and np.array_equal(a.solved_phases, b.solved_phases) and a.cycles == b.cycles
-    ev = P.evaluate(a, xs)
+    ev = S.evaluate(a, xs)
     assert ev['solved'] and ev['matched_fraction'] == 1.0 and ev['phase_error'] < 15
     assert a.density().shape == a.fft_map().n_real() and a.peaks.shape == (a.n_peaks, 3)
     # a miller array of intensities with sigmas (French-Wilson) gives a solution too
     ma = rec.miller_array('i'); ma = ma.customized_copy(sigmas=ma.data() * 0.02 + 0.1)
-    ev2 = P.evaluate(P.solve(ma, content=xs), xs)
+    ev2 = S.evaluate(P.solve(ma, content=xs), xs)
     assert ev2['solved']
 
 
@@ -54,56 +54,58 @@ def test_solve_rejects_bad_input(light):
 def test_phase_error_and_matching_respect_allowed_origins(light):
     xs, rec = light
     for sign, t, ok in ((1, (0.5, 0.5, 0.5), True), (-1, (0, 0.5, 0), True), (1, (0.25, 0, 0), False)):
-        ev = P.evaluate(fake_solution(rec, reflections(moved(xs, sign, t), 1.0, e_method=None).phi), xs)
+        ev = S.evaluate(fake_solution(rec, reflections(moved(xs, sign, t), 1.0, e_method=None).phi), xs)
         assert (ev['phase_error'] < 0.1 and ev['matched_fraction'] == 1) if ok else (ev['phase_error'] > 45 and not ev['solved'])
     # polar group: any shift along b, and the enantiomorph
     xp = random_structure(StructureSpec(space_groups=('P21',), u_iso=(0.02, 0.05)), seed=3)
     rp = reflections(xp, 1.0, e_method=None)
-    ev = P.evaluate(fake_solution(rp, reflections(moved(xp, -1, (0.5, 0.123, 0)), 1.0, e_method=None).phi), xp)
+    ev = S.evaluate(fake_solution(rp, reflections(moved(xp, -1, (0.5, 0.123, 0)), 1.0, e_method=None).phi), xp)
     assert ev['phase_error'] < 0.1 and ev['inverted'] and ev['matched_fraction'] == 1
-    ev = P.evaluate(fake_solution(rp, np.random.default_rng(1).uniform(-180, 180, len(rp))), xp)
+    ev = S.evaluate(fake_solution(rp, np.random.default_rng(1).uniform(-180, 180, len(rp))), xp)
     assert 75 < ev['phase_error'] < 105 and not ev['solved']
 
 
 def test_allowed_origin_ops():
     from cctbx import sgtbx
-    ops, cont = P.allowed_origin_ops(sgtbx.space_group_info('P21/c'))
+    ops, cont = S.allowed_origin_ops(sgtbx.space_group_info('P21/c'))
     assert not cont and {tuple(t) for s, t in ops if s == 1} == {(a, b, c) for a in (0, .5) for b in (0, .5) for c in (0, .5)}
-    ops, cont = P.allowed_origin_ops(sgtbx.space_group_info('P21'))
+    ops, cont = S.allowed_origin_ops(sgtbx.space_group_info('P21'))
     assert [list(v) for v in cont] == [[0, 1, 0]] and {s for s, _ in ops} == {1, -1}
-    ops, cont = P.allowed_origin_ops(sgtbx.space_group_info('P 1 21/n 1'))       # non-reference setting
+    ops, cont = S.allowed_origin_ops(sgtbx.space_group_info('P 1 21/n 1'))       # non-reference setting
     assert not cont and len([1 for s, _ in ops if s == 1]) == 8
 
 
-def test_wilson_fill():
+def test_wilson_extend():
     xs = sucrose().xs
     rec = reflections(xs, 1.0, e_method=None)
-    f = P.wilson_fill(rec, 1.2)
+    f = X.wilson_extend(rec.cut(1.2), 1.0)
     new = rec.d < 1.2
     assert np.array_equal(f.f[~new], rec.f[~new]) and np.array_equal(f.indices, rec.indices) and (f.f[new] > 0).all()
+    assert f.meta['n_new'] == f.meta['n_wilson'] == new.sum() and f.meta['n_measured'] == (~new).sum()
     # within a thin shell the fill is the Wilson mean: centric / acentric = sqrt(2/pi) / sqrt(pi/4) at equal <I>
     s2 = (0.5 / rec.d) ** 2; ei = f.f ** 2 / rec.epsilon
     expect = np.exp(f.meta['wilson_ln_scale'] - 2 * f.meta['wilson_b'] * s2)
     assert np.allclose(ei[new & ~rec.centric], np.pi / 4 * expect[new & ~rec.centric])
     assert np.allclose(ei[new & rec.centric], 2 / np.pi * expect[new & rec.centric])
-    with pytest.raises(ValueError): P.wilson_fill(rec, 100.0)
+    with pytest.raises(ValueError, match='already reaches'): X.wilson_extend(rec.cut(1.2), 1.5)
+    with pytest.raises(ValueError, match='method'): X.extend(rec.cut(1.2), 1.0, 'magic')
 
 
 def test_hkl_ins_mtz_round_trip(tmp_path):
     from iotbx.reflection_file_reader import any_reflection_file
     from iotbx import mtz
     xs = sucrose().xs; rec = reflections(xs, 0.9, e_method=None)
-    info = P.export_hkl(rec, tmp_path / 's.hkl'); P.export_ins(rec, tmp_path / 's.ins', xs)
+    info = F.export_hkl(rec, tmp_path / 's.hkl'); F.export_ins(rec, tmp_path / 's.ins', xs)
     lines = (tmp_path / 's.hkl').read_text().splitlines()
     assert lines[-1] == '   0   0   0    0.00    0.00' and all(len(l) == 28 for l in lines)
     back = any_reflection_file(str(tmp_path / 's.hkl') + '=hklf4').as_miller_arrays(crystal_symmetry=rec.crystal_symmetry())[0]
     assert back.size() == info['n'] == len(rec) and abs(back.data().as_numpy_array().max() - 99999) < 0.01
     assert np.allclose(back.data().as_numpy_array() / info['scale'], rec.intensities, atol=0.006 / info['scale'])
-    ins = P.read_ins(tmp_path / 's.ins')
+    ins = F.read_ins(tmp_path / 's.ins')
     assert ins['content'] == {'C': 24, 'H': 44, 'O': 22} and str(ins['symmetry'].space_group_info()) == 'P 1 21 1'
-    r2 = P.read_hkl(tmp_path / 's.hkl', ins)
+    r2 = F.read_hkl(tmp_path / 's.hkl', ins)
     assert np.array_equal(r2.indices, rec.indices) and np.corrcoef(r2.f, rec.f)[0, 1] > 0.999
-    P.export_mtz(rec, tmp_path / 's.mtz')
+    F.export_mtz(rec, tmp_path / 's.mtz')
     cols = {a.info().labels[0]: a for a in mtz.object(str(tmp_path / 's.mtz')).as_miller_arrays()}
     assert cols['F'].size() == len(rec) and np.isclose(cols['I'].data().as_numpy_array().max(), rec.intensities.max(), rtol=1e-5)
     # absences and reflections beyond the sphere are dropped on export
@@ -114,7 +116,7 @@ def test_hkl_ins_mtz_round_trip(tmp_path):
                     d=np.concatenate([rec.d, d[absent]]), centric=np.concatenate([rec.centric, np.zeros(n_absent, bool)]),
                     epsilon=np.concatenate([rec.epsilon, np.ones(n_absent, int)]), multiplicity=np.concatenate([rec.multiplicity, np.ones(n_absent, int)]),
                     phi=None, d_min=1.0)
-    assert n_absent > 0 and P.export_hkl(extra, tmp_path / 'x.hkl')['n'] == int((rec.d >= 1.0).sum())
+    assert n_absent > 0 and F.export_hkl(extra, tmp_path / 'x.hkl')['n'] == int((rec.d >= 1.0).sum())
 
 
 @pytest.mark.parametrize('bad_line, where, what', [
@@ -122,34 +124,34 @@ def test_hkl_ins_mtz_round_trip(tmp_path):
     ('   1   2   3 -500.00    1.00', ':3:', 'below zero'), ('   1   2   3   10.00   -1.00', ':3:', 'sigma')])
 def test_read_hkl_bad_lines(tmp_path, bad_line, where, what):
     xs = sucrose().xs; rec = reflections(xs, 1.0, e_method=None)
-    P.export_hkl(rec, tmp_path / 's.hkl'); P.export_ins(rec, tmp_path / 's.ins', xs)
+    F.export_hkl(rec, tmp_path / 's.hkl'); F.export_ins(rec, tmp_path / 's.ins', xs)
     lines = (tmp_path / 's.hkl').read_text().splitlines()
     (tmp_path / 'b.hkl').write_text('\n'.join(lines[:2] + [bad_line] + lines[2:]) + '\n')
-    with pytest.raises(P.HKLError, match=what) as e: P.read_hkl(tmp_path / 'b.hkl', tmp_path / 's.ins')
+    with pytest.raises(F.HKLError, match=what) as e: F.read_hkl(tmp_path / 'b.hkl', tmp_path / 's.ins')
     assert str(tmp_path / 'b.hkl') + where in str(e.value)
 
 
 def test_read_hkl_mismatches(tmp_path):
     xs = sucrose().xs; rec = reflections(xs, 1.0, e_method=None)
-    P.export_hkl(rec, tmp_path / 's.hkl'); P.export_ins(rec, tmp_path / 's.ins', xs)
+    F.export_hkl(rec, tmp_path / 's.hkl'); F.export_ins(rec, tmp_path / 's.ins', xs)
     (tmp_path / 'e.hkl').write_text('   0   0   0    0.00    0.00\n')
-    with pytest.raises(P.HKLError, match='no reflections'): P.read_hkl(tmp_path / 'e.hkl', tmp_path / 's.ins')
+    with pytest.raises(F.HKLError, match='no reflections'): F.read_hkl(tmp_path / 'e.hkl', tmp_path / 's.ins')
     (tmp_path / 'c.ins').write_text("TITL x\nCELL 0.71073 7.783 8.7364 10.9002 90 102.984 90\nLATT 1\nSYMM -X,0.5+Y,0.5-Z\nSFAC C H O\nUNIT 24 44 22\n")
-    with pytest.raises(P.HKLError, match='forbids'): P.read_hkl(tmp_path / 's.hkl', tmp_path / 'c.ins')
+    with pytest.raises(F.HKLError, match='forbids'): F.read_hkl(tmp_path / 's.hkl', tmp_path / 'c.ins')
     (tmp_path / 'u.ins').write_text("TITL x\nCELL 0.71073 1.5 8.7364 10.9002 90 102.984 90\nLATT -1\nSYMM -X,0.5+Y,-Z\nSFAC C H O\nUNIT 24 44\n")
-    with pytest.raises(P.HKLError, match=r'u.ins:6: UNIT has 2'): P.read_ins(tmp_path / 'u.ins')
+    with pytest.raises(F.HKLError, match=r'u.ins:6: UNIT has 2'): F.read_ins(tmp_path / 'u.ins')
     (tmp_path / 'u.ins').write_text("TITL x\nCELL 0.71073 1.5 8.7364 10.9002 90 102.984 90\nLATT -1\nSYMM -X,0.5+Y,-Z\nSFAC C H O\nUNIT 24 44 22\n")
-    with pytest.raises(P.HKLError, match='lambda/2'): P.read_hkl(tmp_path / 's.hkl', tmp_path / 'u.ins')
-    with pytest.raises(P.HKLError, match='needs|give the matching'): P.read_hkl(tmp_path / 's.hkl')
+    with pytest.raises(F.HKLError, match='lambda/2'): F.read_hkl(tmp_path / 's.hkl', tmp_path / 'u.ins')
+    with pytest.raises(F.HKLError, match='needs|give the matching'): F.read_hkl(tmp_path / 's.hkl')
 
 
 def test_measured_thpp():
-    rec = P.read_hkl(cctbx_test_data('thpp.hkl'), cctbx_test_data('thpp.ins'))
+    rec = F.read_hkl(cctbx_test_data('thpp.hkl'), cctbx_test_data('thpp.ins'))
     assert rec.sg_symbol == 'P 1 21/n 1' and rec.meta['n_measured'] == 14205 and rec.meta['r_int'] < 0.1 and (rec.f > 0).all()
 
 
 def cli(*argv):
-    p = argparse.ArgumentParser(); s = p.add_subparsers(); P.add_cli(s); a = p.parse_args(list(argv))
+    p = argparse.ArgumentParser(); s = p.add_subparsers(); F.add_cli(s); X.add_cli(s); a = p.parse_args(list(argv))
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf): rc = a.func(a)
     return rc, json.loads(buf.getvalue().strip().splitlines()[-1])
@@ -162,9 +164,10 @@ def test_cli(tmp_path):
     assert rc == 0 and out['phase_transition'] and out['solved'] and out['phase_error'] < 20 and out['seconds'] > 0
     rc, out = cli('solve', '--hkl', str(tmp_path / 't.hkl'), '--ins', str(tmp_path / 't.ins'), '--ref', str(cctbx_test_data('thpp.cif')))
     assert rc == 0 and out['solved']
-    rc, out = cli('solve', '--hkl', str(tmp_path / 't.hkl'), '--ins', str(tmp_path / 't.ins'), '--d-min', '1.2', '--extend-with', 'wilson',
+    rc, out = cli('solve', '--hkl', str(tmp_path / 't.hkl'), '--ins', str(tmp_path / 't.ins'), '--d-min', '1.2', '--extend', 'wilson',
                   '--d-high', '1.0')
     assert rc == 0 and out['n_reflections'] > 900 and out['d_min'] < 1.01 and 'matched_fraction' not in out
+    assert out['extension']['n_wilson'] == out['extension']['n_new'] == out['n_reflections'] - out['extension']['n_measured']
 
 
 def test_teaching_cycle_and_figure(light):
@@ -172,7 +175,7 @@ def test_teaching_cycle_and_figure(light):
     res = charge_flip(rec, n_cycles=150, seed=0)
     assert res.transition is not None and res.r[-10:].mean() < res.r[:10].mean() - 0.1
     assert np.array_equal(charge_flip(rec, n_cycles=20, seed=4).r, charge_flip(rec, n_cycles=20, seed=4).r)
-    ev = P.evaluate(P.solution_from_p1(rec, res.f_p1, content=xs), xs)
+    ev = S.evaluate(P.solution_from_p1(rec, res.f_p1, content=xs), xs)
     assert ev['solved']
     fig, data = fig1_7_charge_flipping(quick=True)
     assert set(data) == {'cycle', 'r_basic', 'r_weak'} and len(data['cycle']) == 150

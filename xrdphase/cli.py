@@ -10,9 +10,10 @@ import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
 import argparse, importlib, json, sys, time
 from pathlib import Path
 
-STAGE_MODULES = ['xrdphase.diffraction', 'xrdphase.powder', 'xrdphase.grid', 'xrdphase.datasets', 'xrdphase.models',
-                 'xrdphase.training', 'xrdphase.evaluation', 'xrdphase.phasing', 'xrdphase.molecular',
-                 'xrdphase.interpretation', 'xrdphase.teaching', 'xrdphase.reference_runs']
+STAGE_MODULES = ['xrdphase.diffraction', 'xrdphase.molecular', 'xrdphase.powder', 'xrdphase.grid', 'xrdphase.datasets',
+                 'xrdphase.models', 'xrdphase.evaluation', 'xrdphase.training', 'xrdphase.reference_runs', 'xrdphase.phasing',
+                 'xrdphase.success', 'xrdphase.files', 'xrdphase.extension', 'xrdphase.benchmark', 'xrdphase.interpretation',
+                 'xrdphase.teaching', 'xrdphase.teaching_cf']
 
 def _stage_modules():
     "Import the stage modules that exist in this installation (a missing one is skipped; a broken one raises)."

@@ -4,9 +4,9 @@
 
 # %% auto #0
 __all__ = ['E_METHODS', 'Reflections', 'form_factor', 'expected_intensity', 'normalise', 'reflections', 'sys_absent',
-           'complete_indices', 'wilson_plot', 'patterson', 'structure_factors_numpy', 'shell_means', 'e_statistics',
-           'expected_reflection_count', 'fig_e_distributions', 'fig_patterson', 'fig_intensity_vs_amplitude',
-           'fig_f_vs_e']
+           'complete_indices', 'complete', 'wilson_plot', 'wilson_fit', 'wilson_expected_f', 'wilson_estimate',
+           'patterson', 'structure_factors_numpy', 'shell_means', 'e_statistics', 'expected_reflection_count',
+           'fig_e_distributions', 'fig_patterson', 'fig_intensity_vs_amplitude', 'fig_f_vs_e']
 
 # %% ../nbs/02_diffraction.ipynb #eea0b340
 import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
@@ -34,6 +34,7 @@ class Reflections:
     e: np.ndarray|None = None      # |E|, else None
     e_method: str|None = None
     meta: dict = field(default_factory=dict)
+    _ms: object = field(default=None, init=False, repr=False, compare=False)   # cached cctbx miller set
 
     def __len__(self): return len(self.f)
     @property
@@ -51,13 +52,24 @@ class Reflections:
         if d_min < self.d_min - 1e-9:
             raise ValueError(f"cut(d_min={d_min}): the record only reaches {self.d_min} A; recompute at higher resolution")
         n = int(np.searchsorted(-self.d, -d_min, side='right'))
-        v = lambda a: None if a is None else a[:n]
-        return replace(self, indices=self.indices[:n], f=self.f[:n], d=self.d[:n], centric=self.centric[:n],
-                       epsilon=self.epsilon[:n], multiplicity=self.multiplicity[:n], phi=v(self.phi), e=v(self.e), d_min=d_min)
+        return replace(self.select(slice(0, n)), d_min=d_min)
+
+    def select(self, rows) -> 'Reflections':
+        "The record restricted to `rows` (boolean mask, index array or slice) — every per-reflection field at once."
+        v = lambda a: None if a is None else a[rows]
+        return replace(self, indices=self.indices[rows], f=self.f[rows], d=self.d[rows], centric=self.centric[rows],
+                       epsilon=self.epsilon[rows], multiplicity=self.multiplicity[rows], phi=v(self.phi), e=v(self.e))
+
+    def miller_set(self) -> miller.set:
+        "The indices as a cctbx miller set with this record's symmetry (built once per record, then cached)."
+        if self._ms is None:
+            idx = flex.miller_index(self.indices.astype(np.int32).tolist())
+            self._ms = miller.set(self.crystal_symmetry(), idx, anomalous_flag=False)
+        return self._ms
 
     def miller_array(self, kind='f') -> miller.array:
         "The data as a cctbx miller array: kind 'f' (amplitudes), 'i' (intensities), 'e' (|E|) or 'fc' (complex, needs phi)."
-        ms = miller.set(self.crystal_symmetry(), flex.miller_index(self.indices.astype(np.int32).tolist()), anomalous_flag=False)
+        ms = self.miller_set()
         if kind == 'f': return ms.array(data=flex.double(self.f)).set_observation_type_xray_amplitude()
         if kind == 'i': return ms.array(data=flex.double(self.intensities)).set_observation_type_xray_intensity()
         if kind == 'e':
@@ -159,6 +171,24 @@ def complete_indices(cell, space_group, d_min: float):
     idx = np.array(ms.indices(), dtype=np.int32).reshape(-1, 3)
     return idx, ms.d_spacings().data().as_numpy_array(), ms.sys_absent_flags().data().as_numpy_array()
 
+# %% ../nbs/02_diffraction.ipynb #4d490691
+def complete(rec: Reflections, # the measured (or cut) record
+             d_high:float,     # resolution to complete to, Å (at most the record's own d_min)
+            ) -> tuple:
+    "(every allowed asu reflection to `d_high` with |F| copied from `rec` where measured and 0 elsewhere, measured mask)."
+    if d_high > float(rec.d.min()) + 1e-9:
+        raise ValueError(f"complete(d_high={d_high}): the record already reaches {float(rec.d.min()):.3f} Å; choose d_high below it")
+    ms = miller.build_set(rec.crystal_symmetry(), anomalous_flag=False, d_min=d_high).remove_systematic_absences()
+    full = Reflections.from_miller_array(ms.array(data=flex.double(ms.size(), 0.0)).set_observation_type_xray_amplitude())
+    mi = miller.match_indices(full.miller_set().indices(), rec.miller_set().indices())
+    if mi.singles(1).size():
+        h = tuple(rec.indices[mi.singles(1)[0]])
+        raise ValueError(f"complete: {mi.singles(1).size()} reflection(s) of the record (e.g. {h}) are not allowed reflections of the asu of {rec.sg_symbol}")
+    pairs = np.array(mi.pairs(), dtype=np.int64).reshape(-1, 2)
+    f, measured = np.zeros(len(full)), np.zeros(len(full), bool)
+    f[pairs[:, 0]], measured[pairs[:, 0]] = rec.f[pairs[:, 1]], True
+    return replace(full, f=f, d_min=float(d_high), meta=dict(rec.meta)), measured
+
 # %% ../nbs/02_diffraction.ipynb #3d2f0a45
 def wilson_plot(rec: Reflections, xs=None, n_bins=12) -> dict:
     "Shell means of ln(<I/eps>/sum f0^2) vs s^2 with cctbx's overall B and scale; needs the content (xs) for sum f0^2."
@@ -169,6 +199,45 @@ def wilson_plot(rec: Reflections, xs=None, n_bins=12) -> dict:
     wp = statistics.wilson_plot(f, content)
     return dict(s2=np.array(wp.x), ln_ratio=np.array(wp.y), wilson_b=float(wp.wilson_b),
                 scale=float(wp.wilson_intensity_scale_factor), fit_y=np.array(wp.fit_y) if hasattr(wp, 'fit_y') else None)
+
+# %% ../nbs/02_diffraction.ipynb #b9399efc
+def wilson_fit(s2,                 # s² = 1/(4d²) of the reflections to fit, Å⁻²
+               i_over_eps,         # their I/ε
+               n_shells:int=10,    # equal-count shells, ranked by s²
+               min_per_shell:int=2, # shells with fewer reflections (or zero mean) are left out
+              ) -> dict:
+    "Weighted least-squares line ln⟨I/ε⟩ = a + b s² through shell means: dict(a, b, s2, ln_mean, count, used) per shell."
+    s2, y = np.asarray(s2, float), np.asarray(i_over_eps, float)
+    rank = np.argsort(np.argsort(s2, kind='stable'), kind='stable')
+    bins = np.minimum(rank * n_shells // max(len(s2), 1), n_shells - 1)
+    cnt = np.bincount(bins, minlength=n_shells).astype(float)
+    s_i, s_x = np.bincount(bins, y, n_shells), np.bincount(bins, s2, n_shells)
+    used = (cnt >= min_per_shell) & (s_i > 0)
+    w = cnt * used
+    x, ln = s_x / np.maximum(cnt, 1), np.log(np.maximum(s_i / np.maximum(cnt, 1), 1e-300))
+    xm, ym = (w * x).sum() / max(w.sum(), 1e-300), (w * ln).sum() / max(w.sum(), 1e-300)
+    sxx, sxy = (w * (x - xm) ** 2).sum(), (w * (x - xm) * (ln - ym)).sum()
+    b = sxy / sxx if sxx > 0 else 0.0
+    return dict(a=float(ym - b * xm), b=float(b), s2=x, ln_mean=ln, count=cnt, used=used)
+
+def wilson_expected_f(d, epsilon, centric, a:float, b:float) -> np.ndarray:
+    "Mean |F| of the Wilson distribution with ⟨I/ε⟩ = exp(a + b s²) at d-spacings `d` (acentric or centric)."
+    mean_i = np.asarray(epsilon, float) * np.exp(a + b * 0.25 / np.asarray(d, float) ** 2)
+    return np.where(np.asarray(centric, bool), np.sqrt(2 * mean_i / np.pi), np.sqrt(np.pi * mean_i / 4))
+
+def wilson_estimate(d, f, epsilon, centric, # per reflection: d (Å), |F| (0 where unknown), ε, centric flags
+                    known=None,           # mask of the reflections to fit on (default all)
+                    d_max_fit:float=4.0,  # fit only known reflections with d ≤ this ...
+                    min_refl:int=20,      # ... unless fewer than this remain (then all known ones)
+                    n_shells:int=10) -> tuple:
+    "(expected |F| of every reflection, the fit) from a Wilson fit to the `known` reflections."
+    d, f, eps = (np.asarray(v, float) for v in (d, f, epsilon))
+    known = np.ones(len(d), bool) if known is None else np.asarray(known, bool)
+    if known.sum() < 3: raise ValueError(f"wilson_estimate: only {int(known.sum())} known reflection(s) to fit on (need 3)")
+    use = known & (d <= d_max_fit)
+    use = use if use.sum() >= min_refl else known
+    fit = wilson_fit(0.25 / d[use] ** 2, f[use] ** 2 / eps[use], n_shells)
+    return wilson_expected_f(d, eps, centric, fit['a'], fit['b']), fit
 
 # %% ../nbs/02_diffraction.ipynb #39f41026
 def patterson(rec: Reflections, grid=(24, 24, 24), remove_origin=False, sharpen=False, scale01=True, f000=None) -> np.ndarray:
@@ -207,7 +276,8 @@ def structure_factors_numpy(xs, indices) -> np.ndarray:
 # %% ../nbs/02_diffraction.ipynb #ecb5d296
 def shell_means(d, values, n_shells=10):
     "Mean of `values` in `n_shells` shells of equal counts, low resolution first; returns (shell d_min, means, counts)."
-    order = np.argsort(-d); d_s, v_s = d[order], values[order]
+    order = np.argsort(-np.asarray(d), kind='stable')
+    d_s, v_s = d[order], values[order]
     edges = np.array_split(np.arange(len(d_s)), n_shells)
     return (np.array([d_s[e[-1]] for e in edges]), np.array([v_s[e].mean() for e in edges]), np.array([len(e) for e in edges]))
 

@@ -384,25 +384,13 @@ def _fit_grid(ext, fraction):
 
 # %% ../nbs/04_grid.ipynb #0b947dd5
 def _cli_grid(args):
-    out = dict(grids={k: dict(v.to_dict(), shape=list(v.shape)) for k, v in GRIDS.items()}, tasks={k: asdict(v) for k, v in TASKS.items()})
-    if args.store:
-        from xrdphase.datasets import open_store
-        st = open_store(args.store)
-        ext = st.extents(args.d_high)
-        fg = ReciprocalGrid.fit(ext, args.fraction)
-        out = dict(store=str(args.store), n=len(ext), d_high=args.d_high, fraction=args.fraction,
-                   fitted=dict(fg.to_dict(), shape=list(fg.shape), holds=int(sum(fg.fits(e) for e in ext))),
-                   presets={k: int(sum(v.fits(e) for e in ext)) for k, v in GRIDS.items()})
-    print(json.dumps(out))
+    print(json.dumps(dict(grids={k: dict(v.to_dict(), shape=list(v.shape)) for k, v in GRIDS.items()},
+                          tasks={k: asdict(v) for k, v in TASKS.items()})))
     return 0
 
 def add_cli(sub):
     "Add the `grid` sub-command to the argparse subparsers `sub`."
-    p = sub.add_parser('grid', help='print the reciprocal grid presets, or fit a grid to a data-set store',
-                       description='Without --store: the grid presets (d1, d2, d3) and tasks as JSON. With --store: the smallest '
-                                   'box holding --fraction of the stored structures at --d-high, and how many fit each preset.')
-    p.add_argument('--store', default=None, help='data-set store directory (xrdphase simulate / ingest-cif)')
-    p.add_argument('--d-high', type=float, default=0.8, help='target resolution in Å (default 0.8)')
-    p.add_argument('--fraction', type=float, default=1.0, help='fraction of structures the box must hold (default 1)')
+    p = sub.add_parser('grid', help='print the reciprocal grid presets and tasks (JSON)',
+                       description='The grid presets (d1, d2, d3) and tasks as JSON; `xrdphase grid-fit STORE` fits a grid to a data set.')
     p.set_defaults(func=_cli_grid)
     return p

@@ -14,8 +14,8 @@ import numpy as np
 import torch
 from .core import PROJECT_ROOT, register_figure
 from .grid import get_task
-from .models import load_model, postprocess, predict
-from .evaluation import Metrics, wilson_fill
+from .models import load_model, postprocess, predict, wilson_fill
+from .evaluation import Metrics
 
 # %% ../nbs/07b_reference_runs.ipynb #d58b2c58
 REFERENCE = PROJECT_ROOT / 'reference'
