@@ -13,7 +13,7 @@ from pathlib import Path
 STAGE_MODULES = ['xrdphase.diffraction', 'xrdphase.molecular', 'xrdphase.powder', 'xrdphase.grid', 'xrdphase.datasets',
                  'xrdphase.models', 'xrdphase.evaluation', 'xrdphase.training', 'xrdphase.reference_runs', 'xrdphase.phasing',
                  'xrdphase.success', 'xrdphase.files', 'xrdphase.extension', 'xrdphase.benchmark', 'xrdphase.interpretation',
-                 'xrdphase.teaching', 'xrdphase.teaching_cf']
+                 'xrdphase.teaching', 'xrdphase.direct_methods', 'xrdphase.teaching_3d', 'xrdphase.teaching_cf']
 
 def _stage_modules():
     "Import the stage modules that exist in this installation (a missing one is skipped; a broken one raises)."
