@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 from cctbx import uctbx
 from xrdphase import datasets as D
-from xrdphase.grid import miller_indices, GRIDS
+from xrdphase.diffraction import miller_indices
+from xrdphase.grid import GRIDS
 
 
 MASK_KEYS = ('input', 'target', 'known', 'new', 'absent', 'outside', 'scale')            # dense tensors + masks
