@@ -5,8 +5,8 @@
 # %% auto #0
 __all__ = ['E_METHODS', 'WILSON_E2_DEV', 'Reflections', 'miller_indices', 'form_factor', 'expected_intensity', 'normalise',
            'reflections', 'sys_absent', 'complete_indices', 'complete', 'wilson_plot', 'wilson_fit',
-           'wilson_expected_f', 'wilson_estimate', 'patterson', 'structure_factors_numpy', 'shell_means',
-           'e_statistics', 'expected_reflection_count', 'fig_e_distributions', 'fig_patterson',
+           'wilson_expected_f', 'wilson_estimate', 'patterson', 'structure_factors_numpy', 'centricity_from_e2',
+           'shell_means', 'e_statistics', 'expected_reflection_count', 'fig_e_distributions', 'fig_patterson',
            'fig_intensity_vs_amplitude', 'fig_f_vs_e']
 
 # %% ../nbs/02_diffraction.ipynb #df712450
@@ -327,6 +327,15 @@ def structure_factors_numpy(xs,      # a cctbx structure (isotropic U; anisotrop
 # %% ../nbs/02_diffraction.ipynb #ecb5d296
 WILSON_E2_DEV = dict(acentric=(2 / np.e, np.sqrt(1 - 4 / np.e ** 2)),
                      centric=(np.sqrt(8 / (np.pi * np.e)), np.sqrt(2 - 8 / (np.pi * np.e))))   # mean and s.d. of |E²−1| per reflection
+
+def centricity_from_e2(stat:float,  # ⟨|E²−1|⟩ of a set of reflections
+                       n:int,        # how many reflections
+                       z:float=3.0,  # standard errors by which the other distribution must be rejected
+                      ) -> str|None:
+    "'acentric' or 'centric': the Wilson distribution `stat` is nearer to, if it rejects the other by `z` standard errors; else None."
+    near, far = sorted(WILSON_E2_DEV, key=lambda k: abs(stat - WILSON_E2_DEV[k][0]))
+    mean, sd = WILSON_E2_DEV[far]
+    return near if abs(stat - mean) > z * sd / np.sqrt(n) else None
 
 def shell_means(d,              # d-spacings
                 values,         # a value per reflection
