@@ -31,7 +31,8 @@ def test_metrics_match_numpy_and_use_unnormalised_F(b1):
 
 def test_zero_fill_and_perfect(b1):
     r = Metrics('d1').update(postprocess(zero_fill(b1), b1), b1).result()
-    T = b1['target'].numpy(); N = b1['new'].numpy()
+    T = b1['target'].numpy()
+    N = b1['new'].numpy()
     assert r['R_new'] == 1.0 and np.isclose(r['R_full'], np.mean([T[i][N[i]].sum() / T[i].sum() for i in range(2)]))
     p = Metrics('d1').update(postprocess(b1['target'], b1), b1).result()
     assert p['R_full'] == 0 and p['R_new'] == 0 and p['MSE'] == 0

@@ -48,7 +48,8 @@ def test_cut_is_a_view_and_refuses_higher_resolution():
 def test_e_normalisation_per_shell():
     spec = StructureSpec(elements=('C', 'N', 'O'), n_atoms=(40, 60))
     recs = [reflections(random_structure(spec, 300 + i), 0.8) for i in range(30)]
-    d = np.concatenate([r.d for r in recs]); e2 = np.concatenate([r.e for r in recs]) ** 2
+    d = np.concatenate([r.d for r in recs])
+    e2 = np.concatenate([r.e for r in recs]) ** 2
     sel = d < 2.5
     assert np.abs(shell_means(d[sel], e2[sel], 8)[1] - 1).max() < 0.06
     st = e_statistics(recs, d_max=2.5)
@@ -124,7 +125,8 @@ def test_readme_is_rendered_from_index_notebook(tmp_path):
         'README.md is stale: jupyter nbconvert --to markdown nbs/index.ipynb --output-dir . --output README'
 
 def test_settings_pins():
-    cfg = configparser.ConfigParser(delimiters=['=']); cfg.read(ROOT / 'settings.ini')
+    cfg = configparser.ConfigParser(delimiters=['='])
+    cfg.read(ROOT / 'settings.ini')
     c = cfg['DEFAULT']
     assert c['tst_flags'].split() == ['slow'] and 'nbdev==2.4.14' in c['dev_requirements']
     assert 'execnb<0.2' in c['dev_requirements'] and 'fastcore<1.13' in c['dev_requirements']

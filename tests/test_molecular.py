@@ -78,7 +78,8 @@ def test_moses_real_download(tmp_path):
     assert len(smi) == 1584663 and smi[0] == 'CCCS(=O)c1ccc2[nH]c(=NC(=O)OC)[nH]c2c1'
 
 def test_smiles_files_and_spec_pinning(tmp_path):
-    p = tmp_path / 'm.smi'; p.write_text('# comment\nCCO ethanol\n\nc1ccccc1\n')
+    p = tmp_path / 'm.smi'
+    p.write_text('# comment\nCCO ethanol\n\nc1ccccc1\n')
     (tmp_path / 'm.csv.gz').write_bytes(gzip.compress(b'name,SMILES\na,CCN\n'))
     assert Mo.read_smiles(p) == ['CCO', 'c1ccccc1'] and Mo.read_smiles(tmp_path / 'm.csv.gz') == ['CCN']
     spec = M.MolecularSpec(smiles=str(p))
@@ -104,7 +105,8 @@ def test_check_smiles_counts_every_failure():
 def test_molecule_is_seeded_and_chemical():
     a, b = Mo.molecule_from_smiles('CC(=O)Nc1ccc(O)cc1', 3), Mo.molecule_from_smiles('CC(=O)Nc1ccc(O)cc1', 3)
     assert np.array_equal(a.xyz, b.xyz) and a.formula == 'C8H9NO2' and len(a.bonds) == 20
-    bl = a.bond_lengths(); h = np.array(['H' in (a.elements[i], a.elements[j]) for i, j in a.bonds])
+    bl = a.bond_lengths()
+    h = np.array(['H' in (a.elements[i], a.elements[j]) for i, j in a.bonds])
     assert np.all((bl[h] > 0.95) & (bl[h] < 1.12)) and np.all((bl[~h] > 1.18) & (bl[~h] < 1.52))
 
 def test_spec_validation():
@@ -145,7 +147,8 @@ def test_contact_check_catches_a_squeezed_cell(made):
 
 def test_displacement_parameters(made):
     for xs, info in made:
-        u = np.array([sc.u_iso for sc in xs.scatterers()]); h = ~info['molecule'].heavy
+        u = np.array([sc.u_iso for sc in xs.scatterers()])
+        h = ~info['molecule'].heavy
         assert 0.03 * 0.85 - 1e-12 <= u[~h].min() and u[~h].max() <= 0.06 * 1.15 + 1e-12
         for i, j in info['molecule'].bonds:                                   # riding H: 1.2 or 1.5 x the parent
             if h[i] != h[j]:
@@ -187,7 +190,8 @@ def test_cif_templates_and_evaluation_guard(tmp_path, cod):
 
 def test_cli_pack_and_check(tmp_path):
     import argparse, contextlib
-    ap = argparse.ArgumentParser(prog='xrdphase'); M.add_cli(ap.add_subparsers(dest='cmd'))
+    ap = argparse.ArgumentParser(prog='xrdphase')
+    M.add_cli(ap.add_subparsers(dest='cmd'))
     (tmp_path / 's.smi').write_text('CC(=O)Nc1ccc(O)cc1\nC1CC\n')
     buf = io.StringIO()
     a = ap.parse_args(['molecular', 'pack', '--smiles', str(tmp_path / 's.smi'), '--n', '2', '--out', str(tmp_path / 'cif')])
@@ -195,7 +199,8 @@ def test_cli_pack_and_check(tmp_path):
     res = json.loads(buf.getvalue())
     assert res['made'] == 2 and res['total_violations'] == 0 and res['molecules_per_s'] > 0
     assert len(list((tmp_path / 'cif').glob('*.cif'))) == 2
-    buf = io.StringIO(); a = ap.parse_args(['molecular', 'check', '--smiles', str(tmp_path / 's.smi')])
+    buf = io.StringIO()
+    a = ap.parse_args(['molecular', 'check', '--smiles', str(tmp_path / 's.smi')])
     with contextlib.redirect_stdout(buf): assert a.func(a) == 0
     assert json.loads(buf.getvalue())['failed'] == {'unparsable SMILES': 1}
 
