@@ -157,7 +157,9 @@ def download_moses(dest,                             # folder for the wheel and 
                    version:str='0.3.1',              # molsets version whose wheel holds the SMILES
                    wheel_sha256=MOSES_WHEEL_SHA256,  # expected SHA-256 of the wheel (None: no check)
                    smi_sha256=MOSES_SMI_SHA256,      # expected SHA-256 of moses_train.smi (None: no check)
-                   python:str=sys.executable, timeout:float=600) -> Path:
+                   python:str=sys.executable,        # the Python whose pip downloads
+                   timeout:float=600,                # seconds pip may take
+                  ) -> Path:
     "`dest/moses_train.smi` from the molsets wheel (`pip download --no-deps`), both checked against their known SHA-256."
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
@@ -248,7 +250,8 @@ def molecule_from_smiles(smiles:str,            # one molecule
                          seed:int=0,             # seeds the embedding: same seed, same conformer
                          max_heavy_atoms:int=50, # larger molecules are refused
                          elements=ELEMENTS_OK,   # allowed elements
-                         name:str='') -> Molecule:
+                         name:str='',            # a name for the molecule (e.g. 'aspirin')
+                        ) -> Molecule:
     "A 3-D conformer with hydrogens (ETKDG v3 + MMFF94/UFF) from `smiles`; MolecularError with the reason."
     rd = _rdkit()
     where = f"SMILES {smiles!r}"
@@ -261,7 +264,7 @@ def molecule_from_smiles(smiles:str,            # one molecule
 
 def check_smiles(smiles,                # a list of SMILES
                  seed:int=0,            # seeds derived from it, one per SMILES
-                 max_heavy_atoms:int=50,
+                 max_heavy_atoms:int=50, # larger molecules are refused
                  limit:int|None=None,   # the first `limit` only
                 ) -> dict:
     "How many SMILES of a list become molecules; failures counted by reason (with up to 5 examples each)."

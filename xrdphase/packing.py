@@ -103,7 +103,8 @@ class RigidPacker:
         self.z, self.n_eval = len(ops), 0
 
     def ratios(self, cell, Q, t, # (a, b, c, β), orientation, fractional centroid
-               cut=1.0) -> np.ndarray:
+               cut=1.0,            # report pairs with ratio below this
+              ) -> np.ndarray:
         "distance/threshold of every intermolecular atom pair with ratio < `cut` (flat array)."
         self.n_eval += 1
         a, b, c, beta = cell
@@ -130,9 +131,9 @@ class RigidPacker:
         q2 = d2 * self.inv_T2[:, j]
         return np.sqrt(np.maximum(q2[q2 < cut * cut], 0))
 
-    def clash_free(self, cell, Q, t) -> bool: return self.ratios(cell, Q, t, 1.0).size == 0
+    def clash_free(self, cell, Q, t) -> bool: return self.ratios(cell, Q, t, 1.0).size == 0   # cell, Q, t: as in `ratios`
 
-    def soft(self, cell, Q, t, infl=1.15):
+    def soft(self, cell, Q, t, infl=1.15): # as in `ratios`; pairs below `infl` overlap softly
         "(soft overlap Σ (infl − ratio)² over pairs below `infl`, the smallest ratio)."
         q = self.ratios(cell, Q, t, infl)
         return (float(((infl - q) ** 2).sum()), float(q.min())) if q.size else (0.0, np.inf)

@@ -47,6 +47,7 @@ class CFResult:
     weak_fraction: float
     info: dict = field(default_factory=dict)
 
+# %% ../nbs/10c_teaching_charge_flipping.ipynb #ae476adf
 def charge_flip(rec:Reflections,          # the data (P1 expansion is done here)
                 n_cycles:int=300,         # cycles to run
                 delta_over_sigma:float=1.1, # flip threshold δ in units of σ(ρ)
