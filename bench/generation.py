@@ -77,7 +77,9 @@ def bare(n, seed, tmp, algorithm='direct'):
 
 
 def timed(f, *a):
-    t = time.perf_counter(); f(*a); return time.perf_counter() - t
+    t = time.perf_counter()
+    f(*a)
+    return time.perf_counter() - t
 
 
 SCALE_CHILD = r'''
@@ -105,11 +107,15 @@ def main():
     a = ap.parse_args()
     t = {k: [] for k in ('ours', 'seed', 'bare', 'bare_default')}
     with tempfile.TemporaryDirectory() as tmp:
-        ours(3, a.seed + 99, tmp); seed_style(2, a.seed + 99, tmp); bare(3, a.seed + 99, tmp)       # warm-up
+        ours(3, a.seed + 99, tmp)
+        seed_style(2, a.seed + 99, tmp)
+        bare(3, a.seed + 99, tmp)  # warm-up
         for r in range(a.rounds):
             s = a.seed + 1000 * r
-            t['ours'].append(timed(ours, a.n, s, tmp)); t['seed'].append(timed(seed_style, a.n, s, tmp))
-            t['bare'].append(timed(bare, a.n, s, tmp)); t['bare_default'].append(timed(bare, a.n, s, tmp, None))
+            t['ours'].append(timed(ours, a.n, s, tmp))
+            t['seed'].append(timed(seed_style, a.n, s, tmp))
+            t['bare'].append(timed(bare, a.n, s, tmp))
+            t['bare_default'].append(timed(bare, a.n, s, tmp, None))
             print(f'round {r}: ' + ', '.join(f'{k} {a.n / v[-1]:.1f}/s' for k, v in t.items()), file=sys.stderr)
     rate = {k: a.n / min(v) for k, v in t.items()}
     res = dict(n_per_round=a.n, rounds=a.rounds, structures_per_s=round(rate['ours'], 2), seed_style_per_s=round(rate['seed'], 2),
@@ -120,14 +126,17 @@ def main():
         out = a.keep or tempfile.mkdtemp(prefix='xrdphase-scale-')
         r = subprocess.run([sys.executable, '-c', SCALE_CHILD, out, ','.join(map(str, a.scale)), str(a.workers)],
                            capture_output=True, text=True)
-        if r.returncode: print(r.stderr[-3000:], file=sys.stderr); raise SystemExit(r.returncode)
+        if r.returncode:
+            print(r.stderr[-3000:], file=sys.stderr)
+            raise SystemExit(r.returncode)
         s = json.loads(r.stdout.strip().splitlines()[-1])
         res.update(scale_n=a.scale, scale_workers=a.workers, scale_wall_s=[round(w, 1) for w in s['walls']],
                    scale_store_bytes=s['bytes'], store_bytes_per_1000=s['bytes_per_1000'],
                    gen_peak_rss_main_mb=round(s['main_peak_rss_mb'], 1), gen_peak_rss_worker_mb=round(s['worker_peak_rss_mb'], 1),
                    scale_store=out if a.keep else None)
         if not a.keep:
-            import shutil; shutil.rmtree(out, ignore_errors=True)
+            import shutil
+            shutil.rmtree(out, ignore_errors=True)
     print(json.dumps(res))
 
 

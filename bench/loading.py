@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 from cctbx import uctbx
 from xrdphase import datasets as D
-from xrdphase.grid import miller_indices, GRIDS
+from xrdphase.diffraction import miller_indices
+from xrdphase.grid import GRIDS
 
 
 MASK_KEYS = ('input', 'target', 'known', 'new', 'absent', 'outside', 'scale')            # dense tensors + masks
@@ -29,16 +30,21 @@ ALL_KEYS = MASK_KEYS + ('d', 'centric', 'epsilon')                              
 def loop_batch(st, positions, d_low=1.5):
     "The original code's way: a Python loop per reflection (|F|^2 stored -> sqrt), input and target only."
     import torch
-    g = GRIDS['d1']; ins, tgs = [], []
+    g = GRIDS['d1']
+    ins, tgs = [], []
     for p in positions:
         r = st.rows(int(p))
-        ind_high = np.asarray(r['indices']); I_high = np.asarray(r['f'], np.float64) ** 2
+        ind_high = np.asarray(r['indices'])
+        I_high = np.asarray(r['f'], np.float64) ** 2
         d = uctbx.unit_cell(r['cell']).d(miller_indices(ind_high)).as_numpy_array()
         ind_low = ind_high[d >= d_low]                       # the original stored this list separately
-        tgt = np.zeros(g.shape, np.float32); inp = np.zeros(g.shape, np.float32)
+        tgt = np.zeros(g.shape, np.float32)
+        inp = np.zeros(g.shape, np.float32)
         for (h, k, l), I in zip(ind_high, I_high): tgt[h + 13, k, l] = np.sqrt(I)
         for h, k, l in ind_low: inp[h + 13, k, l] = tgt[h + 13, k, l]
-        m = inp.max(); ins.append(torch.from_numpy(inp / m)); tgs.append(torch.from_numpy(tgt / m))
+        m = inp.max()
+        ins.append(torch.from_numpy(inp / m))
+        tgs.append(torch.from_numpy(tgt / m))
     return torch.stack(ins), torch.stack(tgs)
 
 
@@ -71,16 +77,19 @@ def main():
     import torch
     tmp = None
     if a.store is None:
-        tmp = tempfile.mkdtemp(prefix='xrdphase-load-'); a.store = str(Path(tmp) / 'store')
+        tmp = tempfile.mkdtemp(prefix='xrdphase-load-')
+        a.store = str(Path(tmp) / 'store')
         D.simulate(a.store, a.n, 'thesis', seed=99, chunk_size=200, workers=a.workers, progress=False)
     st = D.open_store(a.store)
-    n_s = min(a.samples, len(st)); n_l = min(a.loop_samples, len(st))
+    n_s = min(a.samples, len(st))
+    n_l = min(a.loop_samples, len(st))
     dl = D.loader(st, 'd1', split=None, batch_size=a.batch_size, shuffle=True, seed=1)
     for b in dl: break                                                             # warm-up (maps, caches)
     loop_batch(st, range(2))
     best_fast, best_masks, best_loop = np.inf, np.inf, np.inf
     def run_loader(seed, keys):
-        t = time.perf_counter(); n = 0
+        t = time.perf_counter()
+        n = 0
         for b in D.loader(st, 'd1', split=None, batch_size=a.batch_size, shuffle=True, seed=seed, keys=keys):
             n += len(b['position'])
             if n >= n_s: break
@@ -94,7 +103,8 @@ def main():
         best_loop = min(best_loop, (time.perf_counter() - t) / n_l)
         print(f'round {r}: loader (all) {1 / best_fast:.0f}/s, loader (tensors + masks) {1 / best_masks:.0f}/s, loop {1 / best_loop:.0f}/s', file=sys.stderr)
     pos = np.random.default_rng(5).permutation(len(st))[:8]
-    fast = st.batch(pos, 'd1'); li, lt = loop_batch(st, pos)
+    fast = st.batch(pos, 'd1')
+    li, lt = loop_batch(st, pos)
     assert np.allclose(fast['input'], li.numpy(), rtol=1e-5) and np.allclose(fast['target'], lt.numpy(), rtol=1e-5)   # same tensors
     res = dict(store_structures=len(st), samples_timed=n_s, loop_samples_timed=n_l, batch_size=a.batch_size,
                mean_reflections=round(float(st.column('n_reflections').mean()), 1),
@@ -102,14 +112,17 @@ def main():
                samples_per_s_all_keys=round(1 / best_fast, 1), speedup_all_keys=round(best_loop / best_fast, 2))
     rss_store = a.rss_store or a.store
     r = subprocess.run([sys.executable, '-c', RSS_CHILD, rss_store, str(a.batch_size)], capture_output=True, text=True)
-    if r.returncode: print(r.stderr[-3000:], file=sys.stderr); raise SystemExit(r.returncode)
+    if r.returncode:
+        print(r.stderr[-3000:], file=sys.stderr)
+        raise SystemExit(r.returncode)
     s = json.loads(r.stdout.strip().splitlines()[-1])
     info = D.info(rss_store, scan=False)
     res.update(rss_store_structures=s['n'], rss_store_mb=round(info['bytes'] / 2**20, 1), rss_iter_seconds=round(s['seconds'], 1),
                rss_samples_per_s=round(s['n'] / s['seconds'], 1), peak_rss_mb=round(s['peak_rss_mb'], 1),
                baseline_rss_mb=round(s['base_rss_mb'], 1), peak_rss_anon_mb=round(s['peak_anon_mb'], 1))
     if tmp:
-        import shutil; shutil.rmtree(tmp, ignore_errors=True)
+        import shutil
+        shutil.rmtree(tmp, ignore_errors=True)
     print(json.dumps(res))
 
 

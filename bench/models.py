@@ -26,7 +26,8 @@ def timed(fn, min_seconds, min_reps=2):
     fn()                                                    # warm-up
     reps, t0 = 0, time.perf_counter()
     while reps < min_reps or time.perf_counter() - t0 < min_seconds:
-        fn(); reps += 1
+        fn()
+        reps += 1
     return (time.perf_counter() - t0) / reps
 
 
@@ -55,11 +56,15 @@ def main(argv=None):
             bt = 1 if (arch == 'transformer' and size == 'thesis') else 4     # memory: L x L attention weights with dropout
             tb = sub(bt)
             def step():
-                opt.zero_grad(); loss_fn(m(tb), tb, 'new').backward(); opt.step()
-            m.train(); t_train = timed(step, a.min_seconds)
+                opt.zero_grad()
+                loss_fn(m(tb), tb, 'new').backward()
+                opt.step()
+            m.train()
+            t_train = timed(step, a.min_seconds)
             m.eval()
             with torch.no_grad():
-                t8 = timed(lambda: m(batch), a.min_seconds); t1 = timed(lambda: m(sub(1)), a.min_seconds / 2)
+                t8 = timed(lambda: m(batch), a.min_seconds)
+                t1 = timed(lambda: m(sub(1)), a.min_seconds / 2)
             out['models'][f'{name}/{size}'] = dict(params=sum(p.numel() for p in m.parameters()), train_batch=bt,
                                                    train_samples_per_s=round(bt / t_train, 2), infer_ms_per_structure=round(t8 / 8 * 1e3, 1),
                                                    infer_ms_batch1=round(t1 * 1e3, 1))

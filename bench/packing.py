@@ -11,7 +11,8 @@ import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
 import argparse, json, os, platform, time
 from concurrent.futures import ProcessPoolExecutor
 import numpy as np
-from xrdphase import molecular as M
+from xrdphase import molecules as Mo, packing as P, molecular as M
+import rdkit  # noqa: E402  (after xrdphase)
 from xrdphase.core import derive_seed
 
 
@@ -24,14 +25,19 @@ def _one(args):
 
 def _stages(spec, seeds):
     "Time the three stages separately for the first structures' molecules."
-    t = dict(conformer=0., volume=0., packing=0.); evals = 0
+    t, evals = dict(conformer=0., volume=0., packing=0.), 0
     for s in seeds:
-        rng = np.random.default_rng([s, 7]); smi = spec.smiles_list()
+        rng, smi = np.random.default_rng([s, 7]), spec.smiles_list()
         src = smi[int(rng.integers(len(smi)))]
-        t0 = time.perf_counter(); mol = M.molecule_from_smiles(src, derive_seed(s, 1)); t1 = time.perf_counter()
-        v = M.molecular_volume(mol); t2 = time.perf_counter()
-        pk = M.pack_molecule(mol, 'P21/c', rng, pc_target=0.735, v_mol=v); t3 = time.perf_counter()
-        t['conformer'] += t1 - t0; t['volume'] += t2 - t1; t['packing'] += t3 - t2; evals += pk.n_eval
+        t0 = time.perf_counter()
+        mol = Mo.molecule_from_smiles(src, derive_seed(s, 1))
+        t1 = time.perf_counter()
+        v = P.molecular_volume(mol)
+        t2 = time.perf_counter()
+        pk = P.pack_molecule(mol, 'P21/c', rng, pc_target=0.735, v_mol=v)
+        t3 = time.perf_counter()
+        for k, dt in (('conformer', t1 - t0), ('volume', t2 - t1), ('packing', t3 - t2)): t[k] += dt
+        evals += pk.n_eval
     n = len(seeds)
     return {k: round(1000 * v / n, 1) for k, v in t.items()}, evals / n, t['packing'] / max(evals, 1) * 1e6
 
@@ -40,15 +46,18 @@ def _naive(spec, seeds):
     "Place the molecule (random orientation/position, same group), start from a cell just holding it, inflate by 2 % until clash-free."
     dens, secs = [], []
     for s in seeds:
-        rng = np.random.default_rng([s, 7]); smi = spec.smiles_list()
-        mol = M.molecule_from_smiles(smi[int(rng.integers(len(smi)))], derive_seed(s, 1))
+        rng, smi = np.random.default_rng([s, 7]), spec.smiles_list()
+        mol = Mo.molecule_from_smiles(smi[int(rng.integers(len(smi)))], derive_seed(s, 1))
         t0 = time.perf_counter()
-        P = M.RigidPacker(mol, 'P21/c'); Q = M._random_rotation(rng); t = rng.uniform(0, 1, 3)
-        r = np.exp(rng.uniform(-0.3, 0.3, 3)); e = 2 * P.rho * r; cell = [e[0], e[1], e[2], float(rng.uniform(92, 118))]
-        while not P.clash_free(cell, Q, t): cell = [x * 1.02 for x in cell[:3]] + [cell[3]]
-        pk = M.Packing(cell=tuple(cell), Q=Q, t=t, space_group='P 1 21/c 1', z=4, pc_target=0, pc=0, reached=False, n_eval=P.n_eval, seconds=0)
-        xs = M.packing_structure(mol, pk)
-        secs.append(time.perf_counter() - t0); dens.append(M.crystal_density(xs))
+        packer = P.RigidPacker(mol, 'P21/c')
+        Q, t = P.random_rotation(rng), rng.uniform(0, 1, 3)
+        e = 2 * packer.rho * np.exp(rng.uniform(-0.3, 0.3, 3))
+        cell = [e[0], e[1], e[2], float(rng.uniform(92, 118))]
+        while not packer.clash_free(cell, Q, t): cell = [x * 1.02 for x in cell[:3]] + [cell[3]]
+        pk = P.Packing(cell=tuple(cell), Q=Q, t=t, space_group='P 1 21/c 1', z=4, pc_target=0, pc=0, reached=False, n_eval=packer.n_eval, seconds=0)
+        xs = P.packing_structure(mol, pk)
+        secs.append(time.perf_counter() - t0)
+        dens.append(P.crystal_density(xs))
     return float(np.median(dens)), len(seeds) / sum(secs)
 
 
@@ -60,16 +69,18 @@ def main(argv=None):
     a = ap.parse_args(argv)
     spec = M.MolecularSpec()
     seeds = [derive_seed(a.seed, i) for i in range(a.n)]
-    M.molecule_from_smiles('CCO')                            # RDKit import and self-test outside the timings
+    Mo.molecule_from_smiles('CCO')                            # RDKit import and self-test outside the timings
 
-    t0 = time.perf_counter(); rows = [_one((spec, s)) for s in seeds]; t1 = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    rows = [_one((spec, s)) for s in seeds]
+    t1 = time.perf_counter() - t0
     t0 = time.perf_counter()
     with ProcessPoolExecutor(a.workers) as ex: rows2 = list(ex.map(_one, [(spec, s) for s in seeds]))
     t2 = time.perf_counter() - t0
     assert [r['density'] for r in rows] == [r['density'] for r in rows2], 'parallel run differs from the serial one'
     stages, evals, us_eval = _stages(spec, seeds[:min(6, a.n)])
     naive_density, naive_rate = _naive(spec, seeds[:min(8, a.n)])
-    dens = np.array([r['density'] for r in rows]); pc = np.array([r['pc'] for r in rows])
+    dens, pc = np.array([r['density'] for r in rows]), np.array([r['pc'] for r in rows])
     out = dict(bench='packing', n=a.n, workers=a.workers,
                molecules_per_s_1proc=round(a.n / t1, 3), molecules_per_s_parallel=round(a.n / t2, 3), parallel_speedup=round(t1 / t2, 2),
                stage_ms_per_molecule=stages, contact_evals_per_packing=round(evals, 0), us_per_contact_eval=round(us_eval, 1),
@@ -78,7 +89,7 @@ def main(argv=None):
                mean_tries=round(float(np.mean([r['tries'] for r in rows])), 2), mean_atoms=round(float(np.mean([r['n_atoms'] for r in rows])), 1),
                naive_inflate_density_median=round(naive_density, 4), naive_inflate_per_s=round(naive_rate, 2),
                density_gain_vs_naive=round(float(np.median(dens)) / naive_density, 2),
-               rdkit=M._rdkit().version, cpu=platform.processor() or platform.machine(), cpus=os.cpu_count(),
+               rdkit=rdkit.__version__, cpu=platform.processor() or platform.machine(), cpus=os.cpu_count(),
                load_avg_1min=round(os.getloadavg()[0], 2))
     print(json.dumps(out))
 

@@ -1,25 +1,16 @@
 "Tests of xrdphase.evaluation: metric definitions against numpy, baselines, Wilson fit, CLI."
 import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
-import argparse, contextlib, io, json, math
+import argparse, contextlib, io, json
 import numpy as np
 import pytest
 import torch
-from xrdphase.crystal import random_structure
-from xrdphase.diffraction import reflections
-from xrdphase.grid import task_sample
-from xrdphase.models import postprocess, build_model, model_config, save_weights
 from xrdphase.diffraction import wilson_estimate
-from xrdphase.models import wilson_fill
+from xrdphase.models import postprocess, build_model, model_config, save_weights, wilson_fill
 from xrdphase.evaluation import Metrics, zero_fill, evaluate, evaluate_data, add_cli, BASELINES
 
 
-def batch_of(task, seeds):
-    ss = [task_sample(reflections(random_structure('thesis', s), 0.8, e_method='model'), task) for s in seeds]
-    return {k: torch.stack([torch.as_tensor(s[k]) for s in ss]) for k in ss[0]}
-
-
 @pytest.fixture(scope='module')
-def b1(): return batch_of('d1', (5, 6))
+def b1(batch_of): return batch_of('d1', (5, 6), e_method='model')
 
 
 def test_metrics_match_numpy_and_use_unnormalised_F(b1):
@@ -40,7 +31,8 @@ def test_metrics_match_numpy_and_use_unnormalised_F(b1):
 
 def test_zero_fill_and_perfect(b1):
     r = Metrics('d1').update(postprocess(zero_fill(b1), b1), b1).result()
-    T = b1['target'].numpy(); N = b1['new'].numpy()
+    T = b1['target'].numpy()
+    N = b1['new'].numpy()
     assert r['R_new'] == 1.0 and np.isclose(r['R_full'], np.mean([T[i][N[i]].sum() / T[i].sum() for i in range(2)]))
     p = Metrics('d1').update(postprocess(b1['target'], b1), b1).result()
     assert p['R_full'] == 0 and p['R_new'] == 0 and p['MSE'] == 0
@@ -48,7 +40,8 @@ def test_zero_fill_and_perfect(b1):
 
 def test_wilson_recovers_known_falloff(b1):
     one = {k: v[:1].repeat(300, *[1] * (v.ndim - 1)) for k, v in b1.items()}
-    d = one['d'].double(); s2 = torch.where(d > 0, 0.25 / d.clamp_min(1e-6) ** 2, torch.zeros_like(d))
+    d = one['d'].double()
+    s2 = torch.where(d > 0, 0.25 / d.clamp_min(1e-6) ** 2, torch.zeros_like(d))
     mean_i = one['epsilon'].double() * torch.exp(0.5 - 2 * 4.0 * s2)
     g = torch.Generator().manual_seed(1)
     cen = one['centric'].bool()
@@ -74,8 +67,10 @@ def test_wilson_beats_zero_on_real_structures(b1):
 def test_cli_evaluate(tmp_path):
     from xrdphase.datasets import simulate
     simulate(tmp_path / 'st', 12, 'thesis', seed=9, chunk_size=12, workers=1, progress=False)
-    torch.manual_seed(0); save_weights(build_model(model_config('fft_unet', 'tiny', 'd3')), tmp_path / 'w.pt')
-    ap = argparse.ArgumentParser(); add_cli(ap.add_subparsers(dest='cmd'))
+    torch.manual_seed(0)
+    save_weights(build_model(model_config('fft_unet', 'tiny', 'd3')), tmp_path / 'w.pt')
+    ap = argparse.ArgumentParser()
+    add_cli(ap.add_subparsers(dest='cmd'))
     a = ap.parse_args(['evaluate', '--weights', str(tmp_path / 'w.pt'), '--data', f'{tmp_path}/st', '--task', 'd3', '--quiet', '--shells', '3'])
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf): assert a.func(a) == 0

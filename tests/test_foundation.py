@@ -1,29 +1,27 @@
 """Kit foundation: import order, structures, CIF errors, reflections physics, figures CLI, README sync."""
 import xrdphase  # noqa: F401  (first)
-import os, sys, json, subprocess, configparser
+import sys, subprocess, configparser
 from pathlib import Path
 import numpy as np
 import pytest
 from xrdphase.crystal import StructureSpec, StructureError, random_structure, read_cif, read_cif_dir, thpp, sucrose, PRESETS
-from xrdphase.diffraction import reflections, structure_factors_numpy, sys_absent, complete_indices, patterson, Reflections
+from xrdphase.diffraction import (reflections, structure_factors_numpy, sys_absent, complete_indices, patterson, shell_means,
+                                  e_statistics, centricity_from_e2, form_factor, miller_indices, WILSON_E2_DEV)
 
 ROOT = Path(__file__).resolve().parent.parent
 
-def _py(code, **env):
-    return subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, env={**os.environ, **env}, cwd=ROOT)
-
-def test_torch_first_without_preload_is_a_clear_error_not_a_crash():
-    r = _py('import torch, xrdphase', XRDPHASE_NO_PRELOAD='1')
+def test_torch_first_without_preload_is_a_clear_error_not_a_crash(run_python):
+    r = run_python('import torch, xrdphase', XRDPHASE_NO_PRELOAD='1')
     assert r.returncode == 1, (r.returncode, r.stderr[-400:])          # 139 would be the segfault
     assert 'ImportError' in r.stderr and 'before cctbx' in r.stderr
 
-def test_any_order_works_with_the_installed_preload():
-    r = _py('import torch, matplotlib.pyplot, scipy.special; import xrdphase.diffraction, smtbx.ab_initio.charge_flipping; print("ok")')
+def test_any_order_works_with_the_installed_preload(run_python):
+    r = run_python('import torch, matplotlib.pyplot, scipy.special; import xrdphase.diffraction, smtbx.ab_initio.charge_flipping; print("ok")')
     assert r.returncode == 0 and r.stdout.strip() == 'ok', r.stderr[-400:]
 
-def test_random_structure_is_deterministic_across_processes():
+def test_random_structure_is_deterministic_across_processes(run_python):
     xs = random_structure('thesis', 123)
-    r = _py("import xrdphase.crystal as c; x = c.random_structure('thesis', 123); print(list(x.sites_frac())[-1], x.unit_cell().parameters())")
+    r = run_python("import xrdphase.crystal as c; x = c.random_structure('thesis', 123); print(list(x.sites_frac())[-1], x.unit_cell().parameters())")
     assert r.stdout.strip() == f"{list(xs.sites_frac())[-1]} {xs.unit_cell().parameters()}"
 
 def test_spec_validation():
@@ -50,10 +48,31 @@ def test_cut_is_a_view_and_refuses_higher_resolution():
 def test_e_normalisation_per_shell():
     spec = StructureSpec(elements=('C', 'N', 'O'), n_atoms=(40, 60))
     recs = [reflections(random_structure(spec, 300 + i), 0.8) for i in range(30)]
-    d = np.concatenate([r.d for r in recs]); e2 = np.concatenate([r.e for r in recs]) ** 2
+    d = np.concatenate([r.d for r in recs])
+    e2 = np.concatenate([r.e for r in recs]) ** 2
     sel = d < 2.5
-    from xrdphase.diffraction import shell_means
     assert np.abs(shell_means(d[sel], e2[sel], 8)[1] - 1).max() < 0.06
+    st = e_statistics(recs, d_max=2.5)
+    assert all(centricity_from_e2(st[k], st['n_' + k]) == k and abs(st[k] - WILSON_E2_DEV[k][0]) < 0.06 for k in WILSON_E2_DEV)
+
+
+def test_centricity_from_e2_tells_the_two_distributions_apart():
+    rng = np.random.default_rng(0)
+    acentric, centric = rng.exponential(size=4000), rng.chisquare(1, size=4000)          # E^2 of Wilson's two distributions
+    assert centricity_from_e2(np.abs(acentric - 1).mean(), 4000) == 'acentric' and centricity_from_e2(np.abs(centric - 1).mean(), 4000) == 'centric'
+    assert centricity_from_e2(np.abs(centric[:5] - 1).mean(), 5) is None                 # five reflections cannot tell
+    assert centricity_from_e2(0.9, 20) is None and centricity_from_e2(0.9, 2000) == 'centric'   # the tolerance shrinks with n
+    assert e_statistics([reflections(random_structure(StructureSpec(space_groups=('P21',)), 1), 1.0)])['acentric'] is not None
+
+
+def test_form_factor_is_cctbx_gaussian_and_indices_convert():
+    from cctbx.eltbx import xray_scattering
+    g = xray_scattering.wk1995('Cl', True).fetch()
+    s = np.linspace(0, 2, 50).reshape(5, 10)
+    by_hand = (np.array(g.array_of_a()) * np.exp(-np.array(g.array_of_b()) * s[..., None] ** 2)).sum(-1) + g.c()
+    assert form_factor(g, s).shape == s.shape and np.abs(form_factor(g, s) - by_hand).max() < 1e-12
+    idx = np.array([[1, -2, 3], [0, 0, 7]], dtype=np.int8)
+    assert list(miller_indices(idx)) == [(1, -2, 3), (0, 0, 7)]
 
 def test_patterson_thesis_scaling():
     rec = reflections(random_structure('thesis', 3), 1.0)
@@ -106,16 +125,17 @@ def test_readme_is_rendered_from_index_notebook(tmp_path):
         'README.md is stale: jupyter nbconvert --to markdown nbs/index.ipynb --output-dir . --output README'
 
 def test_settings_pins():
-    cfg = configparser.ConfigParser(delimiters=['=']); cfg.read(ROOT / 'settings.ini')
+    cfg = configparser.ConfigParser(delimiters=['='])
+    cfg.read(ROOT / 'settings.ini')
     c = cfg['DEFAULT']
     assert c['tst_flags'].split() == ['slow'] and 'nbdev==2.4.14' in c['dev_requirements']
     assert 'execnb<0.2' in c['dev_requirements'] and 'fastcore<1.13' in c['dev_requirements']
     assert 'xrdphase=xrdphase.cli:main' in c['console_scripts']
 
 @pytest.mark.parametrize('env', [{}, {'XRDPHASE_NO_PRELOAD': '1'}])
-def test_torch_threads_compute_correctly_after_cctbx(env):
+def test_torch_threads_compute_correctly_after_cctbx(env, run_python):
     code = ('import xrdphase, torch; torch.set_num_threads(2); g = torch.Generator().manual_seed(0); '
             'q = torch.randn(4, 2, 700, 12, generator=g); k = torch.randn(4, 2, 700, 12, generator=g); '
             'print(float(((q @ k.transpose(-2, -1)) - (q.double() @ k.double().transpose(-2, -1)).float()).abs().max()))')
-    r = _py(code, **env)
+    r = run_python(code, **env)
     assert r.returncode == 0 and float(r.stdout) < 1e-4, (r.stdout, r.stderr[-300:])

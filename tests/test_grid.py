@@ -55,7 +55,8 @@ def test_sample_masks_partition_and_counts(recs, sg):
         idx, d, absent = complete_indices(rec.cell, rec.space_group_info(), t.d_high)
         assert s['absent'].sum() == absent.sum() and (~s['outside']).sum() == len(idx)
         vals = rec.f if t.value == 'f' else rec.e
-        r = rec.cut(t.d_high); c = tuple(g.voxels(r.indices).T)
+        r = rec.cut(t.d_high)
+        c = tuple(g.voxels(r.indices).T)
         np.testing.assert_allclose(s['target'][c] * s['scale'], vals[:len(r)], rtol=1e-6)
         assert s['input'].max() == pytest.approx(1.0) and not s['input'][s['new']].any() and not s['target'][s['outside'] | s['absent']].any()
         np.testing.assert_allclose(s['d'][c], r.d, rtol=1e-6)
@@ -64,7 +65,8 @@ def test_sample_masks_partition_and_counts(recs, sg):
 
 
 def test_absences_follow_the_group(recs):
-    g = GRIDS['d1']; H, K, L = g.hkl().reshape(-1, 3).T
+    g = GRIDS['d1']
+    H, K, L = g.hkl().reshape(-1, 3).T
     s = make_sample(recs['C2'], g, 1.5, 0.8)
     a = s['absent'].reshape(-1)
     assert a.sum() > 100 and np.all((H[a] + K[a]) % 2 == 1)
@@ -126,14 +128,16 @@ def test_fit_matches_brute_force_and_fraction():
 
 
 def test_voxel_d_matches_cctbx(recs):
-    rec = recs['P21']; g = GRIDS['d2']
+    rec = recs['P21']
+    g = GRIDS['d2']
     d = voxel_d(g, rec.cell).reshape(g.shape)
     c = tuple(g.voxels(rec.cut(1.0).indices).T)
     np.testing.assert_array_equal(d[c], rec.cut(1.0).d)      # the same cctbx function on the same cell
 
 
 def test_cli_grid_presets(capsys):
-    ap = argparse.ArgumentParser(); add_cli(ap.add_subparsers(dest='cmd'))
+    ap = argparse.ArgumentParser()
+    add_cli(ap.add_subparsers(dest='cmd'))
     a = ap.parse_args(['grid'])
     assert a.func(a) == 0
     out = json.loads(capsys.readouterr().out)

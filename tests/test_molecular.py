@@ -1,45 +1,41 @@
-"""Molecular crystals: import order with RDKit, SMILES sources (MOSES wheel reader), molecules, packing geometry, determinism."""
+"""Molecules (import order with RDKit, SMILES sources, the MOSES download pinned by its hashes, the molecule split),
+packing geometry checked by cctbx, and the molecular structure source (determinism, refusals, CLI)."""
 import xrdphase  # noqa: F401  (first)
-import os, io, sys, gzip, json, zipfile, subprocess
+import io, gzip, json, os, zipfile
 from dataclasses import asdict
 from pathlib import Path
 import numpy as np
 import pytest
-from xrdphase import molecular as M
+from xrdphase import molecules as Mo, packing as P, molecular as M
 from xrdphase.core import sha256_file
-
-ROOT = Path(__file__).resolve().parent.parent
-
-def _py(code, **env):
-    return subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, env={**os.environ, **env}, cwd=ROOT, timeout=120)
 
 # --- import order: never a segmentation fault ---------------------------------------------------------------
 
-def test_rdkit_first_without_preload_is_a_clear_import_error():
-    r = _py('import rdkit; import xrdphase', XRDPHASE_NO_PRELOAD='1')
+def test_rdkit_first_without_preload_is_a_clear_import_error(run_python):
+    r = run_python('import rdkit; import xrdphase', XRDPHASE_NO_PRELOAD='1')
     assert r.returncode == 1, (r.returncode, r.stderr[-400:])          # -11 would be the segfault
     assert 'ImportError' in r.stderr and 'before cctbx' in r.stderr and 'rdkit' in r.stderr
 
-def test_rdkit_first_with_preload_works_or_explains():
-    r = _py("import rdkit; import xrdphase.molecular as m; print(m.molecule_from_smiles('CCO').formula)")
+def test_rdkit_first_with_preload_works_or_explains(run_python):
+    r = run_python("import rdkit; import xrdphase.molecules as m; print(m.molecule_from_smiles('CCO').formula)")
     assert r.returncode >= 0, f'killed by signal {-r.returncode}: {r.stderr[-400:]}'
-    assert (r.returncode == 0 and r.stdout.strip() == 'C2H6O') or (r.returncode == 1 and M.RDKIT_ORDER_MESSAGE[:40] in r.stderr), r.stderr[-400:]
+    assert (r.returncode == 0 and r.stdout.strip() == 'C2H6O') or (r.returncode == 1 and Mo.RDKIT_ORDER_MESSAGE[:40] in r.stderr), r.stderr[-400:]
 
-def test_rdkit_chem_first_with_preload_never_segfaults():
+def test_rdkit_chem_first_with_preload_never_segfaults(run_python):
     # Fails (signal 11) while site-packages/_xrdphase_cctbx_first.py loads cctbx's libstdc++ with RTLD_LOCAL: then even
     # `from rdkit import Chem` alone crashes in the venv. Loading it with RTLD_GLOBAL (as cctbx's own boost_adaptbx does)
     # fixes it; this module then refuses the late RDKit import with a clear ImportError instead.
-    r = _py("from rdkit import Chem; import xrdphase.molecular as m; print(m.molecule_from_smiles('CCO').formula)")
+    r = run_python("from rdkit import Chem; import xrdphase.molecules as m; print(m.molecule_from_smiles('CCO').formula)")
     assert r.returncode >= 0, f'killed by signal {-r.returncode} (see the comment above): {r.stderr[-300:]}'
-    assert (r.returncode == 0 and r.stdout.strip() == 'C2H6O') or (r.returncode == 1 and M.RDKIT_ORDER_MESSAGE[:40] in r.stderr), r.stderr[-400:]
+    assert (r.returncode == 0 and r.stdout.strip() == 'C2H6O') or (r.returncode == 1 and Mo.RDKIT_ORDER_MESSAGE[:40] in r.stderr), r.stderr[-400:]
 
-def test_xrdphase_first_then_rdkit_works():
-    r = _py("import xrdphase.crystal, rdkit.Chem.AllChem as A, xrdphase.molecular as m; print(m.molecule_from_smiles('c1ccccc1').formula)")
+def test_xrdphase_first_then_rdkit_works(run_python):
+    r = run_python("import xrdphase.crystal, rdkit.Chem.AllChem as A, xrdphase.molecules as m; print(m.molecule_from_smiles('c1ccccc1').formula)")
     assert r.returncode == 0 and r.stdout.strip() == 'C6H6', r.stderr[-400:]
 
 # --- SMILES sources -------------------------------------------------------------------------------------------
 
-def _wheel(path, member=M.MOSES_MEMBER, text='SMILES,SPLIT\nCCO,train\nc1ccccc1,train\nCC(=O)O,train\n'):
+def _wheel(path, member=Mo.MOSES_MEMBER, text='SMILES,SPLIT\nCCO,train\nc1ccccc1,train\nCC(=O)O,train\n'):
     with zipfile.ZipFile(path, 'w') as z:
         z.writestr('moses/__init__.py', '')
         if member: z.writestr(member, gzip.compress(text.encode()))
@@ -47,54 +43,77 @@ def _wheel(path, member=M.MOSES_MEMBER, text='SMILES,SPLIT\nCCO,train\nc1ccccc1,
 
 def test_moses_wheel_reader(tmp_path):
     w = _wheel(tmp_path / 'molsets-0.3.1-py3-none-any.whl')
-    assert M.moses_smiles_from_wheel(w) == ['CCO', 'c1ccccc1', 'CC(=O)O']
-    out = M.download_moses(tmp_path)                      # the wheel is already there: no network
+    assert Mo.moses_smiles_from_wheel(w) == ['CCO', 'c1ccccc1', 'CC(=O)O']
+    out = Mo.download_moses(tmp_path, wheel_sha256=sha256_file(w), smi_sha256=None)      # the wheel is already there: no network
     assert out.name == 'moses_train.smi' and out.read_text().split() == ['CCO', 'c1ccccc1', 'CC(=O)O']
     assert not list(tmp_path.glob('.moses_train*'))        # atomic write left no temporary file
-    with pytest.raises(M.MolecularError, match='no member'): M.moses_smiles_from_wheel(_wheel(tmp_path / 'x.whl', member=None))
+    with pytest.raises(Mo.MolecularError, match='no member'): Mo.moses_smiles_from_wheel(_wheel(tmp_path / 'x.whl', member=None))
     (tmp_path / 'bad.whl').write_bytes(b'not a zip')
-    with pytest.raises(M.MolecularError, match='bad.whl'): M.moses_smiles_from_wheel(tmp_path / 'bad.whl')
+    with pytest.raises(Mo.MolecularError, match='bad.whl'): Mo.moses_smiles_from_wheel(tmp_path / 'bad.whl')
+
+def test_moses_download_is_pinned_by_sha256(tmp_path):
+    w = _wheel(tmp_path / 'molsets-0.3.1-py3-none-any.whl')
+    with pytest.raises(Mo.MolecularError) as e: Mo.download_moses(tmp_path)      # not the published wheel: refused, nothing written
+    msg = str(e.value)
+    assert str(w) in msg and sha256_file(w) in msg and Mo.MOSES_WHEEL_SHA256 in msg and 'delete it' in msg
+    assert not (tmp_path / 'moses_train.smi').exists()
+    Mo.download_moses(tmp_path, wheel_sha256=sha256_file(w), smi_sha256=None)
+    with pytest.raises(Mo.MolecularError, match=Mo.MOSES_SMI_SHA256): Mo.download_moses(tmp_path)   # an existing file is checked too
+    again = tmp_path / 'again'
+    again.mkdir()
+    _wheel(again / w.name)
+    with pytest.raises(Mo.MolecularError, match='nothing written'): Mo.download_moses(again, wheel_sha256=None)   # the SMILES must hash right
+    assert not (again / 'moses_train.smi').exists()
+
+def test_moses_cache_is_the_published_set():
+    cache = Path.home() / '.cache' / 'xrdphase' / 'moses'
+    if not (cache / 'moses_train.smi').is_file(): pytest.skip(f'no MOSES cache in {cache} (xrdphase molecular moses makes it)')
+    assert Mo.download_moses(cache) == cache / 'moses_train.smi' and sha256_file(cache / 'moses_train.smi') == Mo.MOSES_SMI_SHA256
+    wheels = sorted(cache.glob('molsets-0.3.1-*.whl'))
+    if wheels: assert sha256_file(wheels[0]) == Mo.MOSES_WHEEL_SHA256
 
 @pytest.mark.skipif(not os.environ.get('XRDPHASE_NETWORK'), reason='real MOSES download (51.6 MB from PyPI): set XRDPHASE_NETWORK=1')
 def test_moses_real_download(tmp_path):
-    smi = M.download_moses(tmp_path).read_text().split()
+    smi = Mo.download_moses(tmp_path).read_text().split()
     assert len(smi) == 1584663 and smi[0] == 'CCCS(=O)c1ccc2[nH]c(=NC(=O)OC)[nH]c2c1'
 
 def test_smiles_files_and_spec_pinning(tmp_path):
-    p = tmp_path / 'm.smi'; p.write_text('# comment\nCCO ethanol\n\nc1ccccc1\n')
+    p = tmp_path / 'm.smi'
+    p.write_text('# comment\nCCO ethanol\n\nc1ccccc1\n')
     (tmp_path / 'm.csv.gz').write_bytes(gzip.compress(b'name,SMILES\na,CCN\n'))
-    assert M.read_smiles(p) == ['CCO', 'c1ccccc1'] and M.read_smiles(tmp_path / 'm.csv.gz') == ['CCN']
+    assert Mo.read_smiles(p) == ['CCO', 'c1ccccc1'] and Mo.read_smiles(tmp_path / 'm.csv.gz') == ['CCN']
     spec = M.MolecularSpec(smiles=str(p))
     assert spec.smiles_sha256 == sha256_file(p) and spec.smiles_list() == ['CCO', 'c1ccccc1']
     p.write_text('CCCC\n')
-    with pytest.raises(M.MolecularError, match='changed since the spec was made'): M.MolecularSpec(**asdict(spec))
-    with pytest.raises(M.MolecularError, match='no such SMILES file'): M.MolecularSpec(smiles=str(tmp_path / 'none.smi'))
+    with pytest.raises(Mo.MolecularError, match='changed since the spec was made'): M.MolecularSpec(**asdict(spec))
+    with pytest.raises(Mo.MolecularError, match='no such SMILES file'): M.MolecularSpec(smiles=str(tmp_path / 'none.smi'))
     (tmp_path / 'empty.smi').write_text('# nothing\n')
-    with pytest.raises(M.MolecularError, match='no SMILES'): M.read_smiles(tmp_path / 'empty.smi')
+    with pytest.raises(Mo.MolecularError, match='no SMILES'): Mo.read_smiles(tmp_path / 'empty.smi')
 
 # --- molecules and bad input ----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize('smiles,reason', [('C1CC', 'unparsable SMILES'), ('c1cccc1', 'unparsable SMILES'), ('CCO.O', 'several fragments'),
                                            ('C[Fe]C', 'unsupported element'), ('C' * 70, 'too large')])
 def test_bad_smiles_are_refused_with_reason(smiles, reason):
-    with pytest.raises(M.MolecularError) as e: M.molecule_from_smiles(smiles)
-    assert M._reason(e.value) == reason and repr(smiles)[:20] in str(e.value)
+    with pytest.raises(Mo.MolecularError) as e: Mo.molecule_from_smiles(smiles)
+    assert Mo.refusal_reason(e.value) == reason and repr(smiles)[:20] in str(e.value)
 
 def test_check_smiles_counts_every_failure():
-    res = M.check_smiles(['CCO', 'C1CC', 'C1CC', 'CCO.O', 'c1ccccc1'])
+    res = Mo.check_smiles(['CCO', 'C1CC', 'C1CC', 'CCO.O', 'c1ccccc1'])
     assert res['n'] == 5 and res['ok'] == 2 and res['failed'] == {'unparsable SMILES': 2, 'several fragments': 1}
 
 def test_molecule_is_seeded_and_chemical():
-    a, b = M.molecule_from_smiles('CC(=O)Nc1ccc(O)cc1', 3), M.molecule_from_smiles('CC(=O)Nc1ccc(O)cc1', 3)
+    a, b = Mo.molecule_from_smiles('CC(=O)Nc1ccc(O)cc1', 3), Mo.molecule_from_smiles('CC(=O)Nc1ccc(O)cc1', 3)
     assert np.array_equal(a.xyz, b.xyz) and a.formula == 'C8H9NO2' and len(a.bonds) == 20
-    bl = a.bond_lengths(); h = np.array(['H' in (a.elements[i], a.elements[j]) for i, j in a.bonds])
+    bl = a.bond_lengths()
+    h = np.array(['H' in (a.elements[i], a.elements[j]) for i, j in a.bonds])
     assert np.all((bl[h] > 0.95) & (bl[h] < 1.12)) and np.all((bl[~h] > 1.18) & (bl[~h] < 1.52))
 
 def test_spec_validation():
     for bad, match in [(dict(space_groups=('P-1',)), 'not monoclinic'), (dict(space_groups=('P212121',)), 'not monoclinic'),
                        (dict(u_iso=(0.06, 0.03)), 'u_iso'), (dict(contacts=(3.0, 2.5)), 'contacts'),
                        (dict(space_group_weights=(1, 1)), 'weights'), (dict(templates='/nonexistent'), 'templates')]:
-        with pytest.raises(M.MolecularError, match=match): M.MolecularSpec(**bad)
+        with pytest.raises(Mo.MolecularError, match=match): M.MolecularSpec(**bad)
     assert M.MolecularSpec(space_groups=('Pc', 'Cc', 'P21/m'), space_group_weights=None).space_groups == ('Pc', 'Cc', 'P21/m')
 
 # --- packing: geometry checked by cctbx -----------------------------------------------------------------------
@@ -108,15 +127,15 @@ def made():
 
 def test_packing_geometry(made):
     for xs, info in made:
-        ct = M.intermolecular_contacts(xs)
+        ct = P.intermolecular_contacts(xs)
         assert not ct['violations'], (info['source'], ct['violations'][:3])
         sh = ct['shortest']
         assert all(v is None or v >= lim - 1e-9 for v, lim in zip((sh['heavy_heavy'], sh['heavy_h'], sh['h_h']), (3.0, 2.5, 2.0)))
-        assert M.bond_length_errors(xs, info['molecule']).max() < 1e-9          # the conformer is rigid in the crystal
+        assert P.bond_length_errors(xs, info['molecule']).max() < 1e-9          # the conformer is rigid in the crystal
         assert xs.scatterers().size() == info['n_atoms'] and xs.space_group().order_z() == info['z']
         assert not any(sc.multiplicity() != xs.space_group().order_z() for sc in xs.scatterers())   # Z' = 1, general positions
-        assert 0.60 <= info['pc'] <= 0.80 and 0.55 < M.packing_coefficient(xs) < 0.82
-        assert 1.0 < M.crystal_density(xs) < 2.0
+        assert 0.60 <= info['pc'] <= 0.80 and 0.55 < P.packing_coefficient(xs) < 0.82
+        assert 1.0 < P.crystal_density(xs) < 2.0
 
 def test_contact_check_catches_a_squeezed_cell(made):
     xs, info = made[0]
@@ -124,53 +143,55 @@ def test_contact_check_catches_a_squeezed_cell(made):
     from cctbx import xray, crystal                       # the same fractional sites in a 10 % smaller cell: cctbx sees clashes
     squeezed = xray.structure(crystal_symmetry=crystal.symmetry((cell[0] * 0.9, cell[1] * 0.9, cell[2] * 0.9, 90, cell[3], 90), info['space_group']),
                               scatterers=xs.scatterers())
-    assert M.intermolecular_contacts(squeezed)['violations'] and not M.intermolecular_contacts(xs)['violations']
+    assert P.intermolecular_contacts(squeezed)['violations'] and not P.intermolecular_contacts(xs)['violations']
 
 def test_displacement_parameters(made):
     for xs, info in made:
-        u = np.array([sc.u_iso for sc in xs.scatterers()]); h = ~info['molecule'].heavy
+        u = np.array([sc.u_iso for sc in xs.scatterers()])
+        h = ~info['molecule'].heavy
         assert 0.03 * 0.85 - 1e-12 <= u[~h].min() and u[~h].max() <= 0.06 * 1.15 + 1e-12
         for i, j in info['molecule'].bonds:                                   # riding H: 1.2 or 1.5 x the parent
             if h[i] != h[j]:
                 hi, p = (i, j) if h[i] else (j, i)
                 assert round(u[hi] / u[p], 9) in (1.2, 1.5)
 
-def test_deterministic_across_processes(made):
+def test_deterministic_across_processes(made, run_python):
     xs, _ = made[2]
     code = ("import xrdphase.molecular as M; xs = M.molecular_structure(M.MolecularSpec(smiles=%r, space_groups=%r, space_group_weights=None), 2); "
             "print(repr(list(xs.sites_frac())[-1]), xs.unit_cell().parameters(), xs.scatterers()[0].u_iso)") % (SPEC.smiles, SPEC.space_groups)
-    r = _py(code)
+    r = run_python(code)
     assert r.stdout.strip() == f"{list(xs.sites_frac())[-1]!r} {xs.unit_cell().parameters()} {xs.scatterers()[0].u_iso}", r.stderr[-300:]
     assert M.molecular_structure(SPEC, 3).unit_cell().parameters() != xs.unit_cell().parameters()
 
 def test_rejections_are_counted_and_reported():
     xs, info = M.molecular_structure_info(M.MolecularSpec(smiles=('C1CC', 'CCO.O', 'c1ccc2ccccc2c1')), 11)
     assert info['source'] == 'c1ccc2ccccc2c1' and all(r['reason'] in ('unparsable SMILES', 'several fragments') for r in info['rejected'])
-    with pytest.raises(M.MolecularError, match=r"no crystal after 3 tries: \{'unparsable SMILES': 3\}"):
+    with pytest.raises(Mo.MolecularError, match=r"no crystal after 3 tries: \{'unparsable SMILES': 3\}"):
         M.molecular_structure(M.MolecularSpec(smiles=('C1CC',), max_tries=3), 0)
-    with pytest.raises(M.MolecularError, match='too large for the cell'):
+    with pytest.raises(Mo.MolecularError, match='too large for the cell'):
         M.molecular_structure(M.MolecularSpec(smiles=('c1ccc2cc3ccccc3cc2c1',), max_cell=9.0, max_tries=2), 0)
 
 # --- templates from CIF, never from the evaluation set ---------------------------------------------------------
 
 def test_cif_templates_and_evaluation_guard(tmp_path, cod):
     from xrdphase.crystal import sucrose
-    mols, skipped = M.cif_molecules(sucrose())
+    mols, skipped = Mo.cif_molecules(sucrose())
     assert len(mols) == 1 and mols[0].formula == 'C12H22O11' and not skipped
-    with pytest.raises(M.MolecularError, match='is the evaluation set'): M.cif_templates(cod)
+    with pytest.raises(Mo.MolecularError, match='is the evaluation set'): Mo.cif_templates(cod)
     src = sorted(cod.glob('*.cif'))[0]
     (tmp_path / 'copy.cif').write_bytes(src.read_bytes())
-    with pytest.raises(M.MolecularError, match='copy.cif'): M.cif_templates(tmp_path)
+    with pytest.raises(Mo.MolecularError, match='copy.cif'): Mo.cif_templates(tmp_path)
     (tmp_path / 'copy.cif').unlink()
     with open(tmp_path / 'sucrose.cif', 'w') as f: sucrose().xs.as_cif_simple(out=f, data_name='sucrose')
-    m2, _ = M.cif_templates(tmp_path)
+    m2, _ = Mo.cif_templates(tmp_path)
     assert [m.formula for m in m2] == ['C12H22O11']
 
 # --- CLI -------------------------------------------------------------------------------------------------------
 
 def test_cli_pack_and_check(tmp_path):
     import argparse, contextlib
-    ap = argparse.ArgumentParser(prog='xrdphase'); M.add_cli(ap.add_subparsers(dest='cmd'))
+    ap = argparse.ArgumentParser(prog='xrdphase')
+    M.add_cli(ap.add_subparsers(dest='cmd'))
     (tmp_path / 's.smi').write_text('CC(=O)Nc1ccc(O)cc1\nC1CC\n')
     buf = io.StringIO()
     a = ap.parse_args(['molecular', 'pack', '--smiles', str(tmp_path / 's.smi'), '--n', '2', '--out', str(tmp_path / 'cif')])
@@ -178,28 +199,29 @@ def test_cli_pack_and_check(tmp_path):
     res = json.loads(buf.getvalue())
     assert res['made'] == 2 and res['total_violations'] == 0 and res['molecules_per_s'] > 0
     assert len(list((tmp_path / 'cif').glob('*.cif'))) == 2
-    buf = io.StringIO(); a = ap.parse_args(['molecular', 'check', '--smiles', str(tmp_path / 's.smi')])
+    buf = io.StringIO()
+    a = ap.parse_args(['molecular', 'check', '--smiles', str(tmp_path / 's.smi')])
     with contextlib.redirect_stdout(buf): assert a.func(a) == 0
     assert json.loads(buf.getvalue())['failed'] == {'unparsable SMILES': 1}
 
 # --- evaluation molecules are never generated ---------------------------------------------------------------
 
 def test_evaluation_molecules_are_never_drawn(cod):
-    names = dict(M.BUILTIN_SMILES)
+    names = dict(Mo.BUILTIN_SMILES)
     for n in ('paracetamol', 'sucrose'):                     # COD 7105573 and an evaluation structure
-        assert M.molecule_split(names[n]) == 'evaluation', n
-    ev = M.evaluation_keys()
-    bad = [s for _, s in M.BUILTIN_SMILES if M.skeleton_key(s) in ev['keys']]
+        assert Mo.molecule_split(names[n]) == 'evaluation', n
+    ev = Mo.evaluation_keys()
+    bad = [s for _, s in Mo.BUILTIN_SMILES if Mo.skeleton_key(s) in ev['keys']]
     assert len(bad) >= 2
-    for split in M.MOLECULE_SPLITS:
+    for split in Mo.MOLECULE_SPLITS:
         spec = M.MolecularSpec(smiles=tuple(bad + [names['aspirin'], names['naphthalene'], names['caffeine'], names['benzamide']]), split=split)
         sources = []
         for i in range(4):
             try: sources.append(M.molecular_structure_info(spec, 100 + i)[1]['source'])
-            except M.MolecularError as e: assert 'no molecule of split' in str(e) or 'wrong split' in str(e), e
-        assert not set(sources) & set(bad) and all(M.molecule_split(s) == split for s in sources)
-    with pytest.raises(M.MolecularError, match='split'): M.MolecularSpec(split='evaluation')
+            except Mo.MolecularError as e: assert 'no molecule of split' in str(e) or 'wrong split' in str(e), e
+        assert not set(sources) & set(bad) and all(Mo.molecule_split(s) == split for s in sources)
+    with pytest.raises(Mo.MolecularError, match='split'): M.MolecularSpec(split='evaluation')
 
 def test_skeleton_key_is_form_independent():
-    assert M.skeleton_key('CC(=O)Nc1ccc(O)cc1') == M.skeleton_key('CC(O)=Nc1ccc(O)cc1')
-    assert M.skeleton_key('OC(=O)c1ccccc1') == M.skeleton_key('[O-]C(=O)c1ccccc1') != M.skeleton_key('OC(=O)c1ccccn1')
+    assert Mo.skeleton_key('CC(=O)Nc1ccc(O)cc1') == Mo.skeleton_key('CC(O)=Nc1ccc(O)cc1')
+    assert Mo.skeleton_key('OC(=O)c1ccccc1') == Mo.skeleton_key('[O-]C(=O)c1ccccc1') != Mo.skeleton_key('OC(=O)c1ccccn1')

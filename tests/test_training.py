@@ -75,7 +75,8 @@ def test_cli_config_file_and_flag_override(store):
     import argparse, contextlib, io
     cfg = store / 'cfg.json'
     cfg.write_text(json.dumps(dict(base(store, out=str(store / 'cli'), epochs=5), model=model_config('unet', 'tiny', 'd2'))))
-    ap = argparse.ArgumentParser(); add_cli(ap.add_subparsers(dest='cmd'))
+    ap = argparse.ArgumentParser()
+    add_cli(ap.add_subparsers(dest='cmd'))
     a = ap.parse_args(['train', '--config', str(cfg), '--epochs', '1', '--loss', 'all', '--quiet'])
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf): assert a.func(a) == 0
@@ -99,7 +100,8 @@ def test_losses():
 
 def _free_port():
     with socket.socket() as s:
-        s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
 
 
 def test_ddp_two_gloo_processes_match_one_process(store):

@@ -9,29 +9,37 @@ __all__ = []
 # %% ../nbs/00_import_order.ipynb #9742d542
 import sys as _sys, os as _os, glob as _glob, ctypes as _ctypes, importlib.util as _ilu
 
+# %% ../nbs/00_import_order.ipynb #bcbb598b
+def _package_lib(package:str, # top-level package whose files hold the library
+                 *pattern,    # glob relative to the folder that holds the package
+                ) -> str|None:
+    "The first file matching `pattern` beside `package`'s install folder, or None if the package or the file is absent."
+    spec = _ilu.find_spec(package)
+    if spec is None or not spec.submodule_search_locations: return None
+    site = _os.path.dirname(list(spec.submodule_search_locations)[0])
+    libs = sorted(_glob.glob(_os.path.join(site, *pattern)))
+    return libs[0] if libs else None
+
 def _torch_libgomp():
     "Path of torch's bundled libgomp (found without importing torch), or None."
-    spec = _ilu.find_spec('torch')
-    if spec is None or not spec.submodule_search_locations: return None
-    libs = sorted(_glob.glob(_os.path.join(list(spec.submodule_search_locations)[0], 'lib', 'libgomp*.so*')))
-    return libs[0] if libs else None
+    return _package_lib('torch', 'torch', 'lib', 'libgomp*.so*')
 
 def _cctbx_libstdcxx():
     "Path of the libstdc++ bundled with cctbx-base, or None (e.g. a conda cctbx linked to the system one)."
-    spec = _ilu.find_spec('cctbx')
-    if spec is None or not spec.submodule_search_locations: return None
-    site = _os.path.dirname(list(spec.submodule_search_locations)[0])
-    libs = sorted(_glob.glob(_os.path.join(site, 'cctbx_base.libs', 'libstdc++*.so*')))
-    return libs[0] if libs else None
+    return _package_lib('cctbx', 'cctbx_base.libs', 'libstdc++*.so*')
 
-def _mapped_libstdcxx(maps_text=None):
+# %% ../nbs/00_import_order.ipynb #8687cdcf
+def _mapped_libstdcxx(maps_text:str|None=None, # text of /proc/self/maps (default: read it)
+                     ) -> list:
     "Paths of every libstdc++ mapped into this process (from /proc/self/maps)."
     if maps_text is None:
         try: maps_text = open('/proc/self/maps').read()
         except OSError: return []
     return sorted({l.split()[-1] for l in maps_text.splitlines() if 'libstdc++' in l and '/' in l})
 
-def _check_import_order(mapped=None, bundled=None):
+def _check_import_order(mapped:list|None=None, # mapped libstdc++ paths (default: `_mapped_libstdcxx()`)
+                        bundled:str|None=None,  # cctbx's own libstdc++ (None: nothing to protect)
+                       ):
     "Raise ImportError if a foreign libstdc++ is loaded and cctbx's is not: importing cctbx now would segfault."
     mapped = _mapped_libstdcxx() if mapped is None else mapped
     if not bundled or not mapped: return
@@ -44,6 +52,7 @@ def _check_import_order(mapped=None, bundled=None):
         f"matplotlib or scipy — or reinstall xrdphase (`pip install -e .`), whose "
         f"xrdphase-cctbx-first.pth makes any order safe.")
 
+# %% ../nbs/00_import_order.ipynb #ad476eed
 _BUNDLED = _cctbx_libstdcxx()
 if _BUNDLED and not _mapped_libstdcxx():          # nothing loaded yet (no .pth preload): do what it does
     _gomp = _torch_libgomp()

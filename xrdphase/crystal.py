@@ -6,10 +6,10 @@
 __all__ = ['PRESETS', 'StructureError', 'is_monoclinic', 'StructureSpec', 'get_spec', 'random_structure', 'composition',
            'unit_cell_content', 'CifStructure', 'read_cif', 'read_cif_dir', 'thpp', 'sucrose']
 
-# %% ../nbs/01_crystal.ipynb #42bd1029
+# %% ../nbs/01_crystal.ipynb #08586c77
 import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
-import random, math, warnings
-from dataclasses import dataclass, field, asdict, replace
+import random, math
+from dataclasses import dataclass, field
 from collections import Counter
 from pathlib import Path
 import numpy as np
@@ -26,16 +26,21 @@ def _sgi(symbol) -> sgtbx.space_group_info:
     try: return sgtbx.space_group_info(str(symbol))
     except Exception as e: raise StructureError(f"space group {symbol!r}: not a space group symbol cctbx knows ({e})") from None
 
-def is_monoclinic(space_group) -> bool:
-    "True if `space_group` (symbol, `space_group_info` or `space_group`) is monoclinic."
-    g = space_group.group() if hasattr(space_group, 'group') else (space_group if isinstance(space_group, sgtbx.space_group) else _sgi(space_group).group())
+def is_monoclinic(space_group, # a symbol, `space_group_info` or `space_group`
+                 ) -> bool:
+    "True if `space_group` is monoclinic."
+    if hasattr(space_group, 'group'): g = space_group.group()
+    elif isinstance(space_group, sgtbx.space_group): g = space_group
+    else: g = _sgi(space_group).group()
     return g.crystal_system() == 'Monoclinic'
 
 def _known_element(e):
     from cctbx.eltbx import xray_scattering
-    try: xray_scattering.wk1995(e, True); return True
+    try: xray_scattering.wk1995(e, True)
     except Exception: return False
+    return True
 
+# %% ../nbs/01_crystal.ipynb #f10a163c
 @dataclass(frozen=True)
 class StructureSpec:
     "What random structures to make. Ranges are inclusive `(lo, hi)`."
@@ -68,31 +73,38 @@ class StructureSpec:
             raise StructureError(f"StructureSpec.n_atoms: integers expected, got {self.n_atoms}")
         if self.u_iso_scale <= 0: raise StructureError(f"StructureSpec.u_iso_scale: must be > 0, got {self.u_iso_scale}")
 
+# %% ../nbs/01_crystal.ipynb #61ed6b2b
 PRESETS = {
     'thesis': StructureSpec(),
     'monoclinic': StructureSpec(space_groups=('P21', 'C2', 'P21/c', 'C2/c')),
     'realistic': StructureSpec(space_groups=('P21', 'C2', 'P21/c', 'C2/c'), u_iso=(0.02, 0.08), random_cell=True),
 }
 
-def get_spec(spec) -> StructureSpec:
+def get_spec(spec, # a preset name (see `PRESETS`) or a `StructureSpec`
+            ) -> StructureSpec:
     "A `StructureSpec` from a preset name or a spec."
     if isinstance(spec, StructureSpec): return spec
     if spec not in PRESETS: raise StructureError(f"unknown preset {spec!r}; choose one of {sorted(PRESETS)}")
     return PRESETS[spec]
 
-# %% ../nbs/01_crystal.ipynb #61ed6b2b
+# %% ../nbs/01_crystal.ipynb #f3ccbfc5
 def _random_cell(sgi, volume, rng):
     "A random cell of `volume` compatible with a monoclinic (b-unique) group: axis ratios 1:[0.7,2]:[0.7,2.5], beta 90-120."
     if not is_monoclinic(sgi): return sgi.any_compatible_unit_cell(volume=volume)
-    ratios = np.sort(rng.uniform(0.7, 2.0, 2)); beta = rng.uniform(90., 120.)
-    ra, rb, rc = 1., ratios[0], ratios[1]
-    perm = rng.permutation(3); ra, rb, rc = np.array([ra, rb, rc])[perm]
+    ratios = np.sort(rng.uniform(0.7, 2.0, 2))
+    beta = rng.uniform(90., 120.)
+    perm = rng.permutation(3)
+    ra, rb, rc = np.array([1., ratios[0], ratios[1]])[perm]
     unit = ra * rb * rc * math.sin(math.radians(beta))
     s = (volume / unit) ** (1/3)
     return uctbx.unit_cell((ra*s, rb*s, rc*s, 90., beta, 90.))
 
-def random_structure(spec='thesis', seed:int=0, max_tries:int=5) -> xray.structure:
-    "A random `cctbx.xray.structure` drawn from `spec` (preset name or `StructureSpec`); same seed, same structure."
+# %% ../nbs/01_crystal.ipynb #36db5fbd
+def random_structure(spec='thesis', # preset name or `StructureSpec`
+                     seed:int=0,     # same seed, same structure (in any process)
+                     max_tries:int=5, # derived seeds to try when cctbx cannot place the atoms
+                    ) -> xray.structure:
+    "A random `cctbx.xray.structure` drawn from `spec`."
     spec = get_spec(spec)
     for attempt in range(max_tries):
         s = int(seed) if attempt == 0 else derive_seed(seed, 10**6 + attempt)
@@ -102,7 +114,8 @@ def random_structure(spec='thesis', seed:int=0, max_tries:int=5) -> xray.structu
         elements = [spec.elements[i] for i in rng.integers(len(spec.elements), size=n)]
         vpa = float(rng.uniform(*spec.volume_per_atom))
         cell = _random_cell(sgi, vpa * n * sgi.group().order_z(), rng) if spec.random_cell else None
-        random.seed(s); flex.set_random_seed(s % 2**31)
+        random.seed(s)
+        flex.set_random_seed(s % 2**31)
         try:
             xs = _cctbx_random_structure.xray_structure(
                 space_group_info=sgi, unit_cell=cell, elements=elements, volume_per_atom=vpa,
@@ -117,13 +130,16 @@ def random_structure(spec='thesis', seed:int=0, max_tries:int=5) -> xray.structu
             for sc, u in zip(xs.scatterers(), rng.uniform(*spec.u_iso, size=n)): sc.u_iso = float(u)
         return xs
 
-def composition(xs) -> dict:
+# %% ../nbs/01_crystal.ipynb #61e4c38a
+def composition(xs:xray.structure, # any structure
+               ) -> dict:
     "Independent atoms per element (the asymmetric-unit content, occupancy-weighted)."
     c = Counter()
     for sc in xs.scatterers(): c[sc.scattering_type] += sc.occupancy
     return {k: round(v, 4) for k, v in sorted(c.items())}
 
-def unit_cell_content(xs) -> dict:
+def unit_cell_content(xs:xray.structure, # any structure
+                     ) -> dict:
     "Atoms per element in the whole unit cell (special positions counted once), occupancy-weighted."
     c = Counter()
     for sc in xs.scatterers(): c[sc.scattering_type] += sc.occupancy * sc.multiplicity()
@@ -146,53 +162,27 @@ class CifStructure:
     @property
     def name(self): return f"{Path(self.path).stem}:{self.block}"
 
-def _fix_missing_u(xs, notes):
-    uc = xs.unit_cell()
-    u = np.array([sc.u_iso_or_equiv(uc) for sc in xs.scatterers()])
-    is_h = np.array([sc.scattering_type in ('H', 'D') for sc in xs.scatterers()])
-    missing = u <= 0
-    if not missing.any(): return
-    ok_heavy = u[(~missing) & (~is_h)]
-    u_heavy = float(np.median(ok_heavy)) if ok_heavy.size else 0.04
-    for i in np.flatnonzero(missing):
-        sc = xs.scatterers()[i]
-        sc.flags.set_use_u_aniso(False); sc.flags.set_use_u_iso(True)
-        sc.u_iso = 1.2 * u_heavy if is_h[i] else u_heavy
-    notes.append(f"set U_iso for {int(missing.sum())} atom(s) without displacement parameters "
-                 f"(non-H {u_heavy:.4f} A^2, H {1.2*u_heavy:.4f} A^2)")
-
-def _drop_symmetry_duplicates(xs, notes, tol=0.2):
-    sym = xs.pair_asu_table(distance_cutoff=tol).extract_pair_sym_table()
-    scs = xs.scatterers(); drop = set()
-    for i, pairs in enumerate(sym):
-        for j in pairs.keys():
-            if i == j or i in drop: continue
-            a, b = scs[i], scs[j]
-            if a.scattering_type == b.scattering_type and not (a.occupancy < 1 and b.occupancy < 1): drop.add(max(i, j))
-    if not drop: return xs
-    notes.append(f"removed {len(drop)} symmetry-duplicate atom(s): {', '.join(scs[j].label for j in sorted(drop))}")
-    keep = flex.bool(scs.size(), True)
-    for j in drop: keep[j] = False
-    return xs.select(keep)
-
+# %% ../nbs/01_crystal.ipynb #016cf7c9
 def _parser_survives(path) -> bool:
-    "Parse `path` in a forked child first: cctbx's CIF parser segfaults on some malformed files (e.g. an unterminated quote in a loop)."
+    "Parse `path` in a forked child first: True unless cctbx's CIF parser crashed on it."
     import os
     if not hasattr(os, 'fork'): return True
     from iotbx import cif
     pid = os.fork()
     if pid == 0:
-        import faulthandler; faulthandler.disable()          # a crash here is expected and handled: keep stderr quiet
-        try: cif.reader(file_path=str(path), strict=False); os._exit(0)
+        import faulthandler
+        faulthandler.disable()          # a crash here is expected and handled: keep stderr quiet
+        try: cif.reader(file_path=str(path), strict=False)
         except BaseException: os._exit(1)
+        os._exit(0)
     _, status = os.waitpid(pid, 0)
     return not os.WIFSIGNALED(status)
 
-def read_cif(path, block:str|None=None, allow_any_group:bool=False) -> CifStructure:
-    "Read one structure from a CIF file into the reference setting (see above); `StructureError` if unusable."
+def _cif_block(path:Path,      # an existing CIF file
+               block:str|None, # data block name, or None for the first with atom sites
+              ) -> tuple:
+    "(structure, block name) parsed from `path` by iotbx; `StructureError` naming the file otherwise."
     from iotbx import cif
-    path = Path(path)
-    if not path.is_file(): raise StructureError(f"{path}: no such file")
     if not _parser_survives(path): raise StructureError(f"{path}: unparseable CIF (cctbx's CIF parser crashed on it)")
     try:
         reader = cif.reader(file_path=str(path), strict=False)
@@ -209,31 +199,88 @@ def read_cif(path, block:str|None=None, allow_any_group:bool=False) -> CifStruct
     if not structures:
         raise StructureError(f"{path}: no atom sites (_atom_site_fract_x/y/z) with cell and symmetry in any block")
     block = block or list(structures)[0]
-    xs = structures[block]
-    notes = []
-    if xs.scatterers().size() == 0: raise StructureError(f"{path}: block {block!r} has no atoms")
-    sgi = xs.space_group_info()
-    sg_file = str(sgi)
-    if not allow_any_group and not is_monoclinic(sgi):
-        raise StructureError(f"{path}: space group {sg_file} is {sgi.group().crystal_system().lower()}, not monoclinic "
-                             "(allow_any_group=True to read it anyway)")
-    cb = sgi.change_of_basis_op_to_reference_setting()
+    return structures[block], block
+
+# %% ../nbs/01_crystal.ipynb #adcbc297
+def _to_reference_setting(xs:xray.structure, # the structure as read
+                          notes:list,        # what was changed is appended here
+                         ) -> tuple:
+    "(structure in the reference setting with beta >= 90, the change-of-basis operator applied)."
+    cb = xs.space_group_info().change_of_basis_op_to_reference_setting()
     if not cb.is_identity_op():
-        xs = xs.change_basis(cb); notes.append(f"changed basis {cb.as_abc()} to the reference setting {xs.space_group_info()}")
+        xs = xs.change_basis(cb)
+        notes.append(f"changed basis {cb.as_abc()} to the reference setting {xs.space_group_info()}")
     if is_monoclinic(xs.space_group_info()) and xs.unit_cell().parameters()[4] < 90:
         flip = sgtbx.change_of_basis_op('-a,-b,c')
-        xs = xs.change_basis(flip); cb = flip * cb; notes.append("changed basis -a,-b,c to make beta >= 90")
+        xs = xs.change_basis(flip)
+        cb = flip * cb
+        notes.append("changed basis -a,-b,c to make beta >= 90")
+    return xs, cb
+
+# %% ../nbs/01_crystal.ipynb #aeca432e
+def _fix_missing_u(xs, notes):
+    "Give atoms without displacement parameters U_iso (non-H: median of the others or 0.04 Å²; H: 1.2 × that)."
+    uc = xs.unit_cell()
+    u = np.array([sc.u_iso_or_equiv(uc) for sc in xs.scatterers()])
+    is_h = np.array([sc.scattering_type in ('H', 'D') for sc in xs.scatterers()])
+    missing = u <= 0
+    if not missing.any(): return
+    ok_heavy = u[(~missing) & (~is_h)]
+    u_heavy = float(np.median(ok_heavy)) if ok_heavy.size else 0.04
+    for i in np.flatnonzero(missing):
+        sc = xs.scatterers()[i]
+        sc.flags.set_use_u_aniso(False)
+        sc.flags.set_use_u_iso(True)
+        sc.u_iso = 1.2 * u_heavy if is_h[i] else u_heavy
+    notes.append(f"set U_iso for {int(missing.sum())} atom(s) without displacement parameters "
+                 f"(non-H {u_heavy:.4f} A^2, H {1.2*u_heavy:.4f} A^2)")
+
+def _drop_symmetry_duplicates(xs, notes, tol=0.2):
+    "The structure without atoms within `tol` Å of a symmetry mate of an earlier atom of the same element."
+    sym = xs.pair_asu_table(distance_cutoff=tol).extract_pair_sym_table()
+    scs = xs.scatterers()
+    drop = set()
+    for i, pairs in enumerate(sym):
+        for j in pairs.keys():
+            if i == j or i in drop: continue
+            a, b = scs[i], scs[j]
+            if a.scattering_type == b.scattering_type and not (a.occupancy < 1 and b.occupancy < 1): drop.add(max(i, j))
+    if not drop: return xs
+    notes.append(f"removed {len(drop)} symmetry-duplicate atom(s): {', '.join(scs[j].label for j in sorted(drop))}")
+    keep = flex.bool(scs.size(), True)
+    for j in drop: keep[j] = False
+    return xs.select(keep)
+
+# %% ../nbs/01_crystal.ipynb #c2281e8d
+def read_cif(path,                   # CIF file
+             block:str|None=None,    # data block (default: the first holding atom sites)
+             allow_any_group:bool=False, # read non-monoclinic structures too
+            ) -> CifStructure:
+    "Read one structure from a CIF file into the reference setting (see above); `StructureError` if unusable."
+    path = Path(path)
+    if not path.is_file(): raise StructureError(f"{path}: no such file")
+    xs, block = _cif_block(path, block)
+    if xs.scatterers().size() == 0: raise StructureError(f"{path}: block {block!r} has no atoms")
+    sgi = xs.space_group_info()
+    if not allow_any_group and not is_monoclinic(sgi):
+        raise StructureError(f"{path}: space group {sgi} is {sgi.group().crystal_system().lower()}, not monoclinic "
+                             "(allow_any_group=True to read it anyway)")
+    notes = []
+    xs, cb = _to_reference_setting(xs, notes)
     _fix_missing_u(xs, notes)
     xs = _drop_symmetry_duplicates(xs, notes)
     scs = xs.scatterers()
     partial = [sc.label for sc in scs if sc.occupancy < 1 - 1e-6]
     if sum(sc.occupancy for sc in scs) <= 0: raise StructureError(f"{path}: block {block!r}: all occupancies are zero")
-    return CifStructure(xs=xs, path=str(path), block=block, space_group_in_file=sg_file,
+    return CifStructure(xs=xs, path=str(path), block=block, space_group_in_file=str(sgi),
                         change_of_basis=cb.as_abc(), n_atoms=scs.size(),
                         n_h=sum(sc.scattering_type in ('H', 'D') for sc in scs), partial_occupancy=partial, notes=notes)
 
-def read_cif_dir(folder, allow_any_group=False, pattern='*.cif'):
-    "Read every CIF in `folder`: returns (structures, skipped) where skipped is a list of (file, reason)."
+def read_cif_dir(folder,                    # folder of CIF files
+                 allow_any_group:bool=False, # as in `read_cif`
+                 pattern:str='*.cif',        # which files
+                ) -> tuple:
+    "Read every CIF in `folder`: (structures, skipped) where skipped is a list of (file, reason)."
     ok, skipped = [], []
     for p in sorted(Path(folder).glob(pattern)):
         try: ok.append(read_cif(p, allow_any_group=allow_any_group))
