@@ -5,13 +5,13 @@
 # %% auto #0
 __all__ = ['STORE_FORMAT', 'MANIFEST', 'SKIP_CATEGORIES', 'SPLITS', 'SPLIT_NAMES', 'StoreError', 'npz_bytes', 'write_npz',
            'npz_layout', 'map_npz', 'private_random', 'simulate_chunk', 'InlineExecutor', 'read_manifest',
-           'encoded_chunk', 'run_store', 'simulate', 'verify', 'ingest_chunk', 'ingest_cif', 'skipped', 'Store',
-           'open_store', 'split_indices', 'StoreDataset', 'loader', 'dataset', 'parse_fractions', 'info', 'fit_grid',
-           'add_cli', 'main', 'fig_reflection_counts']
+           'chunk_problem', 'encoded_chunk', 'run_store', 'simulate', 'verify', 'ingest_chunk', 'ingest_cif', 'skipped',
+           'ChunkError', 'chunk_checks_enabled', 'check_chunk', 'Store', 'open_store', 'split_indices', 'StoreDataset',
+           'loader', 'dataset', 'parse_fractions', 'info', 'fit_grid', 'add_cli', 'main', 'fig_reflection_counts']
 
 # %% ../nbs/05_datasets.ipynb #54ce9f6f
 import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
-import os, io, json, time, struct, zipfile, fcntl, hashlib, threading, contextlib, concurrent.futures as cf
+import os, io, sys, json, time, struct, zipfile, fcntl, hashlib, threading, contextlib, concurrent.futures as cf
 from collections import OrderedDict, Counter
 from dataclasses import asdict
 from pathlib import Path
@@ -160,21 +160,34 @@ def read_manifest(path) -> dict:
 
 _HELD, _HELD_LOCK = set(), threading.Lock()
 
+def _locked_fd(path) -> int:
+    "A descriptor of `path` holding an exclusive POSIX record lock, or StoreError; retried if the file was just removed."
+    for _ in range(3):
+        fd = os.open(path, os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o666)
+        try: fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise StoreError(f"{path.parent}: another process is writing this store (it holds {path.name}); wait for it or use another --out") from None
+        with contextlib.suppress(FileNotFoundError):
+            if os.stat(path).st_ino == os.fstat(fd).st_ino: return fd
+        os.close(fd)                        # a writer that just finished removed the file we locked: take the new one
+    raise StoreError(f"{path.parent}: the writer lock {path.name} keeps changing hands; another process is writing this store")
+
 @contextlib.contextmanager
 def _lock(out):
-    """Exclusive writer lock on store `out`: a POSIX record lock on the empty file `.lock` (held by this process only —
-    not inherited by forked workers — and dropped by the kernel if the process dies) plus an in-process registry."""
-    key = str(Path(out).resolve())
+    """Exclusive writer lock on store `out`: a POSIX record lock on the file `.lock` (held by this process only — not
+    inherited by forked workers — and dropped by the kernel if the process dies) plus an in-process registry. The file is
+    removed when the writer finishes; after a `kill -9` it stays, unlocked and harmless, until the next writer removes it."""
+    key, path = str(Path(out).resolve()), Path(out)/'.lock'
     with _HELD_LOCK:
         if key in _HELD: raise StoreError(f"{out}: another writer in this process is writing this store")
         _HELD.add(key)
     try:
-        fd = os.open(Path(out)/'.lock', os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o644)
-        try:
-            try: fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError: raise StoreError(f"{out}: another process is writing this store") from None
-            yield
-        finally: os.close(fd)
+        fd = _locked_fd(path)
+        try: yield
+        finally:
+            with contextlib.suppress(FileNotFoundError): path.unlink()          # while still locked: nobody can hold the old file
+            os.close(fd)
     finally:
         with _HELD_LOCK: _HELD.discard(key)
 
@@ -184,9 +197,14 @@ def _worker_init():
         import ctypes, signal
         ctypes.CDLL(None).prctl(1, signal.SIGKILL)                       # PR_SET_PDEATHSIG
 
-def _chunk_ok(out, entry) -> bool:
+def chunk_problem(out, entry:dict, digest:bool=True) -> str|None:
+    "What differs between chunk `entry` of store `out` and its manifest entry (missing, size, SHA-256 with `digest`), or None."
     p = Path(out)/entry['file']
-    return p.is_file() and p.stat().st_size == entry['bytes'] and sha256_file(p) == entry['sha256']
+    if not p.is_file(): return 'missing'
+    size = p.stat().st_size
+    if size != entry['bytes']: return f"size {size} bytes, manifest says {entry['bytes']} ({'truncated' if size < entry['bytes'] else 'grown'})"
+    if digest and sha256_file(p) != entry['sha256']: return 'SHA-256 differs from the manifest (altered)'
+    return None
 
 def encoded_chunk(work, *args) -> tuple:
     """Run `work(*args)` -> (arrays, failures) in a worker and return (npz bytes, JSON text): plain bytes and a string travel
@@ -216,7 +234,7 @@ def run_store(out, kind: str, params: dict, plan: list, work, executor=None, wor
         done = {}
         for name, (k, a, b, args) in files.items():
             e = old.get((a, b))
-            if e is not None and e['file'] == name and _chunk_ok(out, e): done[name] = e
+            if e is not None and e['file'] == name and chunk_problem(out, e) is None: done[name] = e
         man = dict(format=STORE_FORMAT, kind=kind, params=params, n_items=n_items, chunks=[], complete=False)
         def save(final=False):
             man['chunks'] = [done[n] for n in sorted(done)]; man['complete'] = final
@@ -281,12 +299,12 @@ def verify(path, deep=True) -> dict:
     man = read_manifest(path)
     listed = set()
     for c in man['chunks']:
-        p = path/c['file']; listed.add(c['file'])
-        if not p.is_file(): problems.append(dict(file=c['file'], problem='missing')); continue
-        size = p.stat().st_size
-        if size != c['bytes']:
-            problems.append(dict(file=c['file'], problem=f"size {size} bytes, manifest says {c['bytes']} ({'truncated' if size < c['bytes'] else 'grown'})")); continue
-        if sha256_file(p) != c['sha256']: problems.append(dict(file=c['file'], problem='SHA-256 differs from the manifest (altered)')); continue
+        p = path/c['file']
+        listed.add(c['file'])
+        problem = chunk_problem(path, c)
+        if problem:
+            problems.append(dict(file=c['file'], problem=problem))
+            continue
         if deep:
             try:
                 with np.load(p, allow_pickle=False) as z:
@@ -355,14 +373,46 @@ def skipped(man) -> list:
     "Every skipped/failed item of a store manifest, as dicts with file (or number), category and reason."
     return [s for c in man['chunks'] for s in c.get('failed', [])]
 
+# %% ../nbs/05_datasets.ipynb #1ea6d367
+class ChunkError(StoreError):
+    "A chunk that differs from its manifest (missing, truncated, altered): refused, named, with how to repair it."
+    exit_code = 5                                    # the `xrdphase` command's exit status for damaged data
+
+_CHECKED = set()          # (file, size, mtime, inode, SHA-256) of the chunks whose digest matched in this process
+_MADE_BY = {'simulate': 'xrdphase simulate', 'cif': 'xrdphase ingest-cif'}
+
+def chunk_checks_enabled() -> bool:
+    "False when $XRDPHASE_NO_CHUNK_CHECK is set (to anything but '' or '0')."
+    return os.environ.get('XRDPHASE_NO_CHUNK_CHECK', '') in ('', '0')
+
+def check_chunk(out, # store directory
+                entry:dict, # the chunk's manifest entry
+                kind:str='', # the store's kind (names the command that repairs it)
+                digest:bool=True, # compare the SHA-256 too (else presence and size only)
+               ):
+    "Raise `ChunkError` if chunk `entry` of store `out` differs from the manifest; a matching digest is remembered per process."
+    p = Path(out)/entry['file']
+    st = p.stat() if p.is_file() else None
+    key = st and (str(p.resolve()), st.st_size, st.st_mtime_ns, st.st_ino, entry['sha256'])
+    if key in _CHECKED: return
+    problem = chunk_problem(out, entry, digest)
+    if problem:
+        raise ChunkError(f"{p}: {problem}; the store is damaged: rerun the `{_MADE_BY.get(kind, 'xrdphase')}` command that made it "
+                         f"(same options) to recompute this chunk, and see `xrdphase verify {out}`")
+    if digest: _CHECKED.add(key)
+
 # %% ../nbs/05_datasets.ipynb #45f51eaf
 class Store:
     "A read-only view of a store directory (see `open_store`)."
-    def __init__(self, path, allow_incomplete=False, max_open=8):
-        self.path = Path(path); self.manifest = read_manifest(path)
+    def __init__(self, path, allow_incomplete=False, max_open=8, check=None):
+        self.path = Path(path)
+        self.manifest = read_manifest(path)
         if not self.manifest['complete'] and not allow_incomplete:
             raise StoreError(f"{path}: incomplete store ({len(self.manifest['chunks'])} chunks); rerun the command that made it to resume")
         self.chunks = sorted(self.manifest['chunks'], key=lambda c: c['start'])
+        self.check = chunk_checks_enabled() if check is None else bool(check)
+        for c in self.chunks if self.check else ():
+            check_chunk(self.path, c, self.manifest['kind'], digest=False)
         self._starts = np.concatenate([[0], np.cumsum([c['n_structures'] for c in self.chunks])]).astype(np.int64)
         self.d_min = float(self.manifest['params']['d_min']); self.max_open = max_open
         self._layouts, self._open = {}, OrderedDict()
@@ -375,6 +425,7 @@ class Store:
         "The arrays of chunk j, memory-mapped (least recently used maps are closed beyond `max_open`)."
         if j in self._open: self._open.move_to_end(j); return self._open[j]
         p = self.path/self.chunks[j]['file']
+        if self.check: check_chunk(self.path, self.chunks[j], self.manifest['kind'])
         if j not in self._layouts: self._layouts[j] = npz_layout(p)
         self._open[j] = a = map_npz(p, self._layouts[j])
         while len(self._open) > self.max_open: self._open.popitem(last=False)
@@ -460,9 +511,13 @@ class Store:
         "(n, 6) index extents of every structure's reflections with d >= d_high (for `ReciprocalGrid.fit`)."
         return self.scan((d_high,))['extents'][:, 0]
 
-def open_store(path, allow_incomplete=False, max_open=8) -> Store:
-    "Open store `path` for reading (manifest only; chunks are memory-mapped on use)."
-    return Store(path, allow_incomplete=allow_incomplete, max_open=max_open)
+def open_store(path, # store directory
+               allow_incomplete=False, # read the chunks an interrupted run finished
+               max_open=8, # chunks memory-mapped at once
+               check=None, # check chunks against the manifest (default: unless $XRDPHASE_NO_CHUNK_CHECK)
+              ) -> Store:
+    "Open store `path` for reading (manifest, and each chunk's size; chunks are checked and memory-mapped on use)."
+    return Store(path, allow_incomplete=allow_incomplete, max_open=max_open, check=check)
 
 # %% ../nbs/05_datasets.ipynb #78e2bdb0
 SPLITS = {'thesis': (400_000, 100_000, 100_000)}
@@ -532,7 +587,12 @@ def dataset(spec, task='d1', fractions='thesis', seed=0, norm='input_max', drop=
 
 def parse_fractions(s):
     "'thesis' or 'a,b,c' -> a split-fractions argument for xrdphase.datasets."
-    return s if s in ('thesis',) else tuple(float(x) for x in str(s).split(','))
+    if s in SPLITS: return s
+    try: fr = tuple(float(x) for x in str(s).split(','))
+    except ValueError: fr = ()
+    if len(fr) != 3 or min(fr) < 0 or sum(fr) <= 0:
+        raise StoreError(f"split fractions {s!r}: give 'thesis' or three non-negative numbers a,b,c (train,val,test), e.g. 0.8,0.1,0.1")
+    return fr
 
 
 # %% ../nbs/05_datasets.ipynb #606e8251
@@ -606,7 +666,11 @@ def _cli_ingest(args):
 def _cli_verify(args):
     v = verify(args.store, deep=not args.fast)
     print(json.dumps(dict(store=str(args.store), **v)))
-    return 0 if v['ok'] else 1
+    if v['ok']: return 0
+    bad = '; '.join(f"{p['file']}: {p['problem']}" for p in v['problems'][:3]) + ('; ...' if len(v['problems']) > 3 else '')
+    print(f"xrdphase verify: {args.store}: {len(v['problems'])} problem(s): {bad}; rerun the command that made the store to repair it",
+          file=sys.stderr)
+    return ChunkError.exit_code
 
 def _cli_info(args):
     print(json.dumps(info(args.store, fit_fraction=args.fit_fraction, scan=not args.no_scan)))
@@ -660,11 +724,13 @@ def add_cli(sub):
     p.add_argument('--dask', default=None, help='Dask scheduler address, or local[:N]')
     p.add_argument('--quiet', action='store_true', help='no progress bar')
     p.set_defaults(func=_cli_ingest)
-    p = sub.add_parser('verify', help='check a store against its manifest (sizes, SHA-256, arrays); exit 1 naming bad chunks')
-    p.add_argument('store'); p.add_argument('--fast', action='store_true', help='sizes and checksums only')
+    p = sub.add_parser('verify', help='check a store against its manifest (sizes, SHA-256, arrays); exit status 5 naming bad chunks')
+    p.add_argument('store', help='store directory')
+    p.add_argument('--fast', action='store_true', help='sizes and checksums only')
     p.set_defaults(func=_cli_verify)
     p = sub.add_parser('info', help='summary of a store: counts, space groups, reflections per structure, grid fit')
-    p.add_argument('store'); p.add_argument('--fit-fraction', type=float, default=1.0, help='fraction for the fitted grid (default 1)')
+    p.add_argument('store', help='store directory')
+    p.add_argument('--fit-fraction', type=float, default=1.0, help='fraction for the fitted grid (default 1)')
     p.add_argument('--no-scan', action='store_true', help='manifest and metadata only (fast)')
     p.set_defaults(func=_cli_info)
     g = sub.add_parser('grid-fit', help='fit a reciprocal grid to a store: the smallest box holding a fraction of its structures')
