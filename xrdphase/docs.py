@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['STAMP', 'CSS', 'notebooks', 'read_nb', 'title_of', 'settings', 'code_key', 'freshness', 'run_here',
-           'execute_notebook', 'store_outputs', 'figures_of', 'for_readers', 'notebook_html', 'page', 'index_page',
-           'build_docs', 'check_outputs', 'add_cli']
+           'execute_notebook', 'store_outputs', 'figures_of', 'for_readers', 'notebook_html', 'page_name', 'page',
+           'index_page', 'build_docs', 'check_outputs', 'add_cli']
 
 # %% ../nbs/12_docs.ipynb #eefe9bb5
 import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
@@ -158,30 +158,38 @@ def notebook_html(nb:dict) -> str:
     "The cells of `nb` as an HTML fragment (nbconvert's basic template, no prompts), each PNG with an anchor id fig-K."
     import nbformat
     from nbconvert import HTMLExporter
-    exporter = HTMLExporter(template_name='basic', exclude_input_prompt=True, exclude_output_prompt=True)
-    body, _ = exporter.from_notebook_node(nbformat.from_dict(for_readers(nb)))
+    exporter = HTMLExporter(template_name='basic', exclude_input_prompt=True, exclude_output_prompt=True,
+                            filters={'clean_html': lambda text: text})       # our own notebooks: no sanitizing pass (half the time)
+    body, _ = exporter.from_notebook_node(nbformat.reads(json.dumps(for_readers(nb)), as_version=4))   # reads: joins multi-line text
     k = itertools.count()
     return re.sub(r'<img (?=[^>]*src="data:image/png)', lambda m: f'<img id="fig-{next(k)}" ', body)
 
 # %% ../nbs/12_docs.ipynb #46c2a733
 CSS = """body{margin:0;font:15px/1.5 system-ui,sans-serif;color:#1b1b1b}
-nav{background:#1f3a5f;padding:6px 12px;position:sticky;top:0;z-index:9}
-nav a{color:#dfe9f5;text-decoration:none;margin-right:12px;font-size:13px;white-space:nowrap}
+nav{background:#1f3a5f;padding:6px 12px;position:sticky;top:0;z-index:9;display:flex;flex-wrap:wrap;gap:2px 14px}
+nav a{color:#dfe9f5;text-decoration:none;font-size:13px;white-space:nowrap}
 nav a.cur{color:#fff;font-weight:700;border-bottom:2px solid #ffb000}
 main{max-width:1100px;margin:0 auto;padding:12px 24px}
 .highlight pre{background:#f5f6f8;padding:8px 10px;overflow-x:auto;font-size:13px;border-left:3px solid #c9d3df}
 .output_area pre{background:#fff;font-size:12.5px;overflow-x:auto;max-height:420px;margin:4px 0 12px 0}
 .output_stderr pre{background:#fff4f4}
 img{max-width:100%}
+.anchor-link{visibility:hidden;text-decoration:none}
+h1:hover .anchor-link,h2:hover .anchor-link,h3:hover .anchor-link{visibility:visible}
 .gallery{display:grid;grid-template-columns:repeat(auto-fill,minmax(260px,1fr));gap:14px}
 .gallery figure{margin:0;border:1px solid #d6dde6;padding:6px;background:#fafbfc}
 .gallery img{width:100%;height:190px;object-fit:contain;background:#fff}
 .gallery figcaption{font-size:12px}
 table.nbs td{padding:3px 10px 3px 0;vertical-align:top}
+table.nbs td:first-child,table.nbs td:nth-child(n+3){white-space:nowrap}
 .pager{display:flex;justify-content:space-between;margin:28px 0}
 """
 
-def _label(stem:str) -> str: return 'README' if stem == 'index' else stem.replace('_', ' ')
+def page_name(stem:str) -> str: return 'readme' if stem == 'index' else stem       # index.html is the landing page
+
+def _label(name:str) -> str: return 'README' if name == 'readme' else name.replace('_', ' ')
+
+def _inline(text:str) -> str: return re.sub(r'`([^`]+)`', r'<code>\1</code>', html.escape(text))
 
 def page(title:str, # page title
          body:str, # HTML fragment
@@ -202,12 +210,12 @@ def page(title:str, # page title
             f'<div class="pager">{prev}{nxt}</div></main></body></html>\n')
 
 # %% ../nbs/12_docs.ipynb #298547c8
-def index_page(entries:list, # dicts: stem, title, summary, figures (count), status
+def index_page(entries:list, # dicts: stem (page name), title, summary, figures (count), status
                pages:list, # (stem, label) in order, for the navigation bar
               ) -> str:
     "The landing page: every notebook in pipeline order with its summary and the state of its outputs, then a gallery of every figure."
-    rows = ''.join(f'<tr><td><a href="{e["stem"]}.html">{html.escape(_label(e["stem"]))}</a></td><td><b>{html.escape(e["title"])}</b>'
-                   f'<br>{html.escape(e["summary"])}</td><td>{e["figures"]} fig.</td><td>{html.escape(e["status"])}</td></tr>' for e in entries)
+    rows = ''.join(f'<tr><td><a href="{e["stem"]}.html">{html.escape(_label(e["stem"]))}</a></td><td><b>{_inline(e["title"])}</b>'
+                   f'<br>{_inline(e["summary"])}</td><td>{e["figures"]} fig.</td><td>{html.escape(e["status"])}</td></tr>' for e in entries)
     figs = ''.join(f'<figure><a href="{e["stem"]}.html#fig-{k}"><img loading="lazy" src="figures/{e["stem"]}-{k}.png" alt="figure {k + 1} of {e["stem"]}">'
                    f'</a><figcaption>{html.escape(_label(e["stem"]))}, figure {k + 1}: {html.escape(e["title"])}</figcaption></figure>'
                    for e in entries for k in range(e['figures']))
@@ -259,22 +267,22 @@ def build_docs(out='_docs', # folder for the HTML (made if missing)
     paths = notebooks(nbs)
     runs = _execute_all(_select(paths, only), out/'.executed', root, flags, timeout, progress) if execute or commit_outputs else {}
     committed = [str(store_outputs(r['path'], nbs/f'{s}.ipynb', root)) for s, r in runs.items() if r['ok'] and commit_outputs]
-    pages = [(p.stem, _label(p.stem)) for p in paths]
+    pages = [(page_name(p.stem), _label(page_name(p.stem))) for p in paths]
     entries = []
     for p in paths:
-        src = runs[p.stem]['path'] if p.stem in runs else p
+        src, name = (runs[p.stem]['path'] if p.stem in runs else p), page_name(p.stem)
         nb = read_nb(src)
         title, summary = title_of(nb, p.stem)
         figs = figures_of(nb)
-        for k, b64 in enumerate(figs): atomic_write_bytes(out/'figures'/f'{p.stem}-{k}.png', base64.b64decode(b64))
-        atomic_write_text(out/f'{p.stem}.html', page(title, notebook_html(nb), pages, p.stem))
+        for k, b64 in enumerate(figs): atomic_write_bytes(out/'figures'/f'{name}-{k}.png', base64.b64decode(b64))
+        atomic_write_text(out/f'{name}.html', page(title, notebook_html(nb), pages, name))
         status = 'FAILED (see the page)' if p.stem in runs and not runs[p.stem]['ok'] else freshness(src, root)[0]
-        entries.append(dict(stem=p.stem, title=title, summary=summary, figures=len(figs), status=status))
+        entries.append(dict(stem=name, title=title, summary=summary, figures=len(figs), status=status))
     atomic_write_text(out/'index.html', index_page(entries, pages))
     failed = [s for s, r in runs.items() if not r['ok']]
     return dict(out=str(out), pages=len(paths) + 1, figures=sum(e['figures'] for e in entries), executed=len(runs),
                 seconds=round(sum(r['seconds'] for r in runs.values()), 1), failed={s: runs[s]['error'] for s in failed},
-                committed=committed, statuses={e['stem']: e['status'] for e in entries})
+                committed=committed, statuses={p.stem: e['status'] for p, e in zip(paths, entries)})
 
 # %% ../nbs/12_docs.ipynb #64c497f0
 def check_outputs(nbs=None, # the notebooks folder (default: the project's nbs/)
