@@ -81,11 +81,12 @@ def _fill_help(path:str, parser:argparse.ArgumentParser):
             a.help = OPTION_HELP.get((path, a.option_strings[-1]))
 
 # %% ../nbs/11_cli.ipynb #6caa634f
-EXIT_CODES = {0: 'done', 1: 'finished with a negative result (e.g. nothing could be packed)', 2: 'usage: wrong or missing options',
+EXIT_CODES = {0: 'done', 1: 'finished with a negative result (nothing could be packed; a store only incomplete)', 2: 'usage: wrong or missing options',
               3: 'an input file or folder is missing', 4: 'an input is invalid (the message names the file, line or field)',
               5: 'damaged data: a store chunk differs from its manifest', 6: 'a file cannot be read or written (permissions, disk)',
               7: 'an optional package is missing', 70: 'internal error: a bug (rerun with --debug and report it)',
-              130: 'interrupted (rerun the same command: stores and training runs resume)'}
+              130: 'interrupted (rerun the same command: stores and training runs resume)',
+              141: 'the output pipe was closed (e.g. | head)'}
 
 def exit_status(e:BaseException) -> int:
     "The exit status for an exception a subcommand raised (see EXIT_CODES); an `exit_code` attribute decides first."
@@ -277,6 +278,9 @@ def main(argv=None) -> int:
     command = next((a for a in argv if not a.startswith('-')), None)
     try:
         try: return _run(argv, command)
+        except BrokenPipeError:                             # the reader went away (`| head`): stop quietly, as `cat` does
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 141
         except (Exception, KeyboardInterrupt) as e: error = e
         except SystemExit as e:
             if not isinstance(e.code, str): raise

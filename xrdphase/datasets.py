@@ -667,10 +667,11 @@ def _cli_verify(args):
     v = verify(args.store, deep=not args.fast)
     print(json.dumps(dict(store=str(args.store), **v)))
     if v['ok']: return 0
+    damaged = [p for p in v['problems'] if p['file'] != MANIFEST]            # not just an interrupted run
     bad = '; '.join(f"{p['file']}: {p['problem']}" for p in v['problems'][:3]) + ('; ...' if len(v['problems']) > 3 else '')
-    print(f"xrdphase verify: {args.store}: {len(v['problems'])} problem(s): {bad}; rerun the command that made the store to repair it",
-          file=sys.stderr)
-    return ChunkError.exit_code
+    hint = '; rerun the command that made the store (same options) to repair it' if damaged else ''
+    print(f"xrdphase verify: {args.store}: {len(v['problems'])} problem(s): {bad}{hint}", file=sys.stderr)
+    return ChunkError.exit_code if damaged else 1
 
 def _cli_info(args):
     print(json.dumps(info(args.store, fit_fraction=args.fit_fraction, scan=not args.no_scan)))
