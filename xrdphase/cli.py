@@ -193,15 +193,16 @@ def run_figures(out='figures', only=None, quick=False, verbose=True, recompute=F
     return results
 
 # %% ../nbs/11_cli.ipynb #d681d4fd
-def _minutes(name:str, f) -> str:
-    "' (~N min)' from a measured result in reference/ (f: its JSON -> seconds), or '' when it is not there."
+def _minutes(name:str, f, what:str='~{} min on 2 CPU cores') -> str:
+    "' (~N min ...)' from a measured result in reference/ (f: its JSON -> seconds), or '' when it is not there."
     from xrdphase.core import reference_dir
-    try: return f' (~{f(json.loads((reference_dir()/name).read_text())) / 60:.0f} min on 2 CPU cores)'
+    try: return ' (' + what.format(round(f(json.loads((reference_dir()/name).read_text())) / 60)) + ')'
     except (OSError, ValueError, KeyError, TypeError): return ''
 
 def recompute_note() -> str:
     "What `figures --recompute` remakes and what it does not (with the drivers that do), timed from the committed results."
-    cliff = _minutes('mol_cliff.json', lambda r: sum(v['n'] * v['seconds'] for fam in r.values() for v in fam.values()))
+    cliff = _minutes('mol_cliff.json', lambda r: sum(v['n'] * v['seconds'] for fam in r.values() for v in fam.values()),
+                     'its charge flipping alone took ~{} min on 2 CPU cores, plus packing the molecules')
     ref = _minutes('metrics.json', lambda r: r['budget']['wall_s_total'])
     bench = _minutes('phasing_benchmark.json', lambda r: r['timing']['cases'] * r['timing']['seconds_per_solve_mean'])
     return (f"recompute reference/mol_cliff.json (figure fig_mol_cliff){cliff} instead of reading it; it recomputes nothing else: "
