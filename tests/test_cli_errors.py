@@ -26,6 +26,8 @@ CASES = [
     ('evaluate: weights file is not weights', 'evaluate --data {store} --weights {garbage}', 4, 'not a readable xrdphase weights file'),
     ('evaluate: two split fractions', 'evaluate --data {store} --fractions 0.5,0.5', 4, "split fractions '0.5,0.5'"),
     ('train: store missing', 'train --data {tmp}/nostore --out {tmp}/run', 3, '--data {tmp}/nostore: no such store directory'),
+    ('train: one bit flipped in a chunk', 'train --data {altered} --fractions 0.5,0.25,0.25 --task d1 --arch unet --size tiny --epochs 1 '
+     '--out {tmp}/run_altered --quiet', 5, 'chunk-00001.npz: SHA-256 differs'),
     ('train: config is not JSON', 'train --config {badjson} --out {tmp}/run', 4, 'bad.json: not valid JSON'),
     ('train: no model given', 'train --data {store} --out {tmp}/run', 4, 'give `model`'),
     ('solve: CIF missing', 'solve --cif {tmp}/missing.cif', 3, '--cif {tmp}/missing.cif: no such file'),

@@ -237,13 +237,15 @@ def _select(paths:list, only) -> list:
     return chosen
 
 def _execute_all(chosen:list, cache:Path, root:Path, flags, timeout:int, progress:bool) -> dict:
-    "Execute each notebook into `cache` unless its cached copy is still fresh (a rerun resumes): {stem: dict(ok, seconds, error, path)}."
+    "Execute each notebook into `cache` unless it, or its copy there, already carries fresh outputs (so a rerun resumes): {stem: run}."
     done = {}
     for k, p in enumerate(chosen):
         dest = cache/p.name
-        if dest.exists() and freshness(dest, root)[0] == 'fresh' and read_nb(dest)['metadata'][STAMP] == code_key(p, root):
-            done[p.stem] = dict(ok=True, seconds=0.0, error='', path=dest, cached=True)
-            continue
+        for ready in (p, dest):
+            if ready.exists() and freshness(ready, root)[0] == 'fresh' and read_nb(ready)['metadata'][STAMP] == code_key(p, root):
+                done[p.stem] = dict(ok=True, seconds=0.0, error='', path=ready, cached=True)
+                break
+        if p.stem in done: continue
         if progress: print(f'[{k + 1}/{len(chosen)}] executing {p.name} ...', file=sys.stderr, flush=True)
         ok, sec, err = execute_notebook(p, dest, root, flags, timeout)
         done[p.stem] = dict(ok=ok, seconds=sec, error=err, path=dest, cached=False)
