@@ -162,10 +162,12 @@ def _heartbeat(label:str, every:float=15.0):
         stop.set()
         th.join()
 
+# %% ../nbs/11_cli.ipynb #cfbeaca2
 def run_figures(out='figures', only=None, quick=False, verbose=True, recompute=False, every:float=15.0) -> list:
     "Make the registered figures (all, or those named or numbered in `only`) into `out`; returns a list of result dicts."
     import inspect
-    import matplotlib; matplotlib.use('Agg')
+    import matplotlib
+    matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     from xrdphase.core import FIGURES, save_figure
     _stage_modules()
@@ -260,6 +262,7 @@ def build_parser(command:str|None=None, # the subcommand about to run: only its 
         sub.choices.update(_parsers_of(module))
     return p
 
+# %% ../nbs/11_cli.ipynb #8202ed7b
 def _run(argv:list, command:str|None) -> int:
     p = build_parser(command)
     args = p.parse_args(argv)

@@ -252,6 +252,7 @@ def _execute_all(chosen:list, cache:Path, root:Path, flags, timeout:int, progres
         if progress: print(f'      {"done" if ok else "FAILED"} in {sec} s', file=sys.stderr, flush=True)
     return done
 
+# %% ../nbs/12_docs.ipynb #657c1611
 def build_docs(out='_docs', # folder for the HTML (made if missing)
                execute:bool=False, # run the notebooks first (else render what they carry)
                commit_outputs:bool=False, # store the outputs of each successful run in nbs/ (implies `execute`)

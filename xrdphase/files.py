@@ -186,6 +186,7 @@ def export_res(xs, # a cctbx structure
     atomic_write_text(path, lines[0] + ''.join(f'REM {r}\n' for r in remarks) + ''.join(lines[1:]) + 'END\n')
     return dict(path=str(path), atoms=xs.scatterers().size())
 
+# %% ../nbs/08b_files.ipynb #a27b17b6
 def export_cif(xs, # a cctbx structure
                path, # the .cif file to write
                name:str='xrdphase', # the data block name
