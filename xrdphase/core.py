@@ -102,15 +102,19 @@ def _jsonable(o):
     if isinstance(o, (np.bool_,)): return bool(o)
     return o
 
+# %% ../nbs/00_core.ipynb #b67272f7
 def save_figure(fig, data, name:str, out_dir='figures', dpi=120) -> list[Path]:
     "Write `fig` as `out_dir/name.png` and `data` as CSV (columns) or JSON, atomically; return the paths."
     import csv
-    out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
     paths = []
     with atomic_path(out/f'{name}.png') as t: fig.savefig(t, dpi=dpi, bbox_inches='tight', format='png')
     paths.append(out/f'{name}.png')
     if _columns(data):
-        buf = io.StringIO(); w = csv.writer(buf); keys = list(data)
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        keys = list(data)
         w.writerow(keys)
         for row in zip(*[np.atleast_1d(data[k]) for k in keys]): w.writerow([_jsonable(v) for v in row])
         paths.append(atomic_write_text(out/f'{name}.csv', buf.getvalue()))

@@ -38,7 +38,8 @@ def npz_bytes(arrays: dict, what='arrays') -> bytes:
             a = np.ascontiguousarray(a)
             if a.dtype.hasobject: raise StoreError(f"{what}: array {name!r} has dtype object (would need pickle)")
             zi = zipfile.ZipInfo(f'{name}.npy', date_time=_ZIP_TIME)
-            zi.compress_type = zipfile.ZIP_STORED; zi.external_attr = 0o644 << 16
+            zi.compress_type = zipfile.ZIP_STORED
+            zi.external_attr = 0o644 << 16
             with zf.open(zi, 'w', force_zip64=True) as fh: np.lib.format.write_array(fh, a, allow_pickle=False)
     return buf.getvalue()
 
@@ -47,6 +48,7 @@ def write_npz(path, arrays: dict):
     from xrdphase.core import atomic_write_bytes
     return atomic_write_bytes(path, npz_bytes(arrays, str(path)))
 
+# %% ../nbs/05_datasets.ipynb #4974bfdf
 def npz_layout(path) -> dict:
     "Where each member's data lies in an uncompressed .npz: {name: (byte offset, dtype, shape, fortran_order)}."
     out = {}
@@ -54,7 +56,8 @@ def npz_layout(path) -> dict:
         with zipfile.ZipFile(path) as zf, open(path, 'rb') as f:
             for zi in zf.infolist():
                 if zi.compress_type != zipfile.ZIP_STORED: raise StoreError(f"{path}: member {zi.filename} is compressed; cannot map it")
-                f.seek(zi.header_offset); h = f.read(30)
+                f.seek(zi.header_offset)
+                h = f.read(30)
                 if h[:4] != b'PK\x03\x04': raise StoreError(f"{path}: bad zip local header for {zi.filename}")
                 n, m = struct.unpack('<HH', h[26:30])
                 f.seek(zi.header_offset + 30 + n + m)
@@ -101,6 +104,7 @@ _RANDOM_NAMES = ('seed', 'random', 'uniform', 'randint', 'randrange', 'choice', 
                  'normalvariate', 'getrandbits', 'getstate', 'setstate', 'triangular', 'betavariate', 'expovariate',
                  'gammavariate', 'lognormvariate', 'vonmisesvariate', 'paretovariate', 'weibullvariate', 'randbytes')
 
+# %% ../nbs/05_datasets.ipynb #4a62eff5
 @contextlib.contextmanager
 def private_random():
     """While active (one thread at a time), calls to Python's module-level `random.*` functions *from this thread* go
@@ -126,7 +130,8 @@ def _make_structure(spec, seed):
 
 def simulate_chunk(spec, base_seed: int, start: int, stop: int, d_min=0.8, e_method='model'):
     "Structures start..stop-1 of a simulated store: (chunk arrays, list of failures). Runs in a worker."
-    spec = spec if type(spec).__name__ == 'MolecularSpec' else get_spec(spec); rows, failed = [], []
+    spec = spec if type(spec).__name__ == 'MolecularSpec' else get_spec(spec)
+    rows, failed = [], []
     for i in range(start, stop):
         s = derive_seed(base_seed, i)
         try:
@@ -173,6 +178,7 @@ def _locked_fd(path) -> int:
         os.close(fd)                        # a writer that just finished removed the file we locked: take the new one
     raise StoreError(f"{path.parent}: the writer lock {path.name} keeps changing hands; another process is writing this store")
 
+# %% ../nbs/05_datasets.ipynb #e59320e7
 @contextlib.contextmanager
 def _lock(out):
     """Exclusive writer lock on store `out`: a POSIX record lock on the file `.lock` (held by this process only — not
@@ -213,10 +219,12 @@ def encoded_chunk(work, *args) -> tuple:
     meta = dict(n_structures=int(len(arrays['offsets']) - 1), n_reflections=int(arrays['offsets'][-1]), failed=_json(failed))
     return npz_bytes(arrays), json.dumps(meta)
 
+# %% ../nbs/05_datasets.ipynb #b845831f
 def run_store(out, kind: str, params: dict, plan: list, work, executor=None, workers=None, progress=True, desc='structures') -> dict:
     """Make (or resume, or extend) store `out`: `plan` is a list of (start, stop, args); chunk k is `work(*args)` ->
     (arrays, failures). Returns the manifest."""
-    out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
     params = _json(params)
     n_items = plan[-1][1] if plan else 0
     with _lock(out):
@@ -237,7 +245,8 @@ def run_store(out, kind: str, params: dict, plan: list, work, executor=None, wor
             if e is not None and e['file'] == name and chunk_problem(out, e) is None: done[name] = e
         man = dict(format=STORE_FORMAT, kind=kind, params=params, n_items=n_items, chunks=[], complete=False)
         def save(final=False):
-            man['chunks'] = [done[n] for n in sorted(done)]; man['complete'] = final
+            man['chunks'] = [done[n] for n in sorted(done)]
+            man['complete'] = final
             man['n_structures'] = sum(c['n_structures'] for c in man['chunks'])
             _write_manifest(out, man)
         save(final=len(done) == len(files))
@@ -262,7 +271,8 @@ def run_store(out, kind: str, params: dict, plan: list, work, executor=None, wor
                 fin, _ = cf.wait(list(pending), return_when=cf.FIRST_COMPLETED)
                 for fut in sorted(fin, key=lambda f: pending[f][1]):
                     name, a, b = pending.pop(fut)
-                    data, meta = fut.result(); meta = json.loads(meta)
+                    data, meta = fut.result()
+                    meta = json.loads(meta)
                     atomic_write_bytes(out/name, data)
                     done[name] = dict(file=name, start=a, stop=b, n_structures=meta['n_structures'], n_reflections=meta['n_reflections'],
                                       bytes=len(data), sha256=hashlib.sha256(data).hexdigest(), failed=meta['failed'])
@@ -295,7 +305,8 @@ def simulate(out, n: int, spec='thesis', seed: int = 0, d_min=0.8, e_method='mod
 # %% ../nbs/05_datasets.ipynb #bd9ff619
 def verify(path, deep=True) -> dict:
     "Check store `path` against its manifest: {'ok': bool, 'problems': [{'file', 'problem'}], 'chunks', 'n_structures'}."
-    path = Path(path); problems = []
+    path = Path(path)
+    problems = []
     man = read_manifest(path)
     listed = set()
     for c in man['chunks']:
@@ -308,7 +319,8 @@ def verify(path, deep=True) -> dict:
         if deep:
             try:
                 with np.load(p, allow_pickle=False) as z:
-                    off = z['offsets']; n = len(off) - 1
+                    off = z['offsets']
+                    n = len(off) - 1
                     if n != c['n_structures'] or off[0] != 0 or np.any(np.diff(off) < 0) or off[-1] != len(z['f']) or len(z['indices']) != len(z['f']) \
                        or len(z['e']) != len(z['f']) or any(len(z[k]) != n for k in ('number', 'seed', 'space_group', 'cell', 'n_atoms', 'composition', 'name')):
                         problems.append(dict(file=c['file'], problem='inconsistent arrays (offsets / lengths)'))
@@ -346,7 +358,9 @@ def ingest_chunk(items, start, d_min=0.8, e_method='model', grid=None):
             cs = _read_item(item)
             rec = reflections(cs.xs, d_min, e_method=e_method, name=cs.name)
             if grid is not None:
-                t = get_task(grid); g = t.get_grid(); idx = rec.cut(t.d_high).indices
+                t = get_task(grid)
+                g = t.get_grid()
+                idx = rec.cut(t.d_high).indices
                 g.voxels(idx, name=f'{label}')
             rows.append(_row(rec, cs.xs, start + j, -1, cs.name if not item.startswith('cctbx:') else label))
         except (StructureError, GridError) as e: reason = str(e)
@@ -356,6 +370,7 @@ def ingest_chunk(items, start, d_min=0.8, e_method='model', grid=None):
         skipped.append(dict(file=label, category=_category(reason), reason=reason[:400]))
     return _pack(rows), skipped
 
+# %% ../nbs/05_datasets.ipynb #5df0b1c8
 def ingest_cif(folder, out, d_min=0.8, e_method='model', cctbx_extras=False, grid=None, chunk_size=32,
                executor=None, workers=None, progress=True, pattern='*.cif') -> dict:
     "Store the CIFs of `folder` (plus thpp and sucrose with `cctbx_extras`); skipped files are listed in the manifest."
@@ -414,7 +429,8 @@ class Store:
         for c in self.chunks if self.check else ():
             check_chunk(self.path, c, self.manifest['kind'], digest=False)
         self._starts = np.concatenate([[0], np.cumsum([c['n_structures'] for c in self.chunks])]).astype(np.int64)
-        self.d_min = float(self.manifest['params']['d_min']); self.max_open = max_open
+        self.d_min = float(self.manifest['params']['d_min'])
+        self.max_open = max_open
         self._layouts, self._open = {}, OrderedDict()
 
     def __len__(self): return int(self._starts[-1])
@@ -423,7 +439,9 @@ class Store:
 
     def chunk(self, j) -> dict:
         "The arrays of chunk j, memory-mapped (least recently used maps are closed beyond `max_open`)."
-        if j in self._open: self._open.move_to_end(j); return self._open[j]
+        if j in self._open:
+            self._open.move_to_end(j)
+            return self._open[j]
         p = self.path/self.chunks[j]['file']
         if self.check: check_chunk(self.path, self.chunks[j], self.manifest['kind'])
         if j not in self._layouts: self._layouts[j] = npz_layout(p)
@@ -435,12 +453,14 @@ class Store:
         "(chunk, row within chunk) of structure position i."
         n = int(self._starts[-1])
         if not -n <= i < n: raise IndexError(f"structure {i} not in store of {n}")
-        i = int(i) % n; j = int(np.searchsorted(self._starts, i, side='right') - 1)
+        i = int(i) % n
+        j = int(np.searchsorted(self._starts, i, side='right') - 1)
         return j, i - int(self._starts[j])
 
     def rows(self, i) -> dict:
         "Structure i: indices, f, e (memory-mapped views) and its metadata."
-        j, r = self.locate(i); a = self.chunk(j)
+        j, r = self.locate(i)
+        a = self.chunk(j)
         s = slice(int(a['offsets'][r]), int(a['offsets'][r + 1]))
         return dict(indices=a['indices'][s], f=a['f'][s], e=a['e'][s], number=int(a['number'][r]), seed=int(a['seed'][r]),
                     space_group=str(a['space_group'][r]), cell=tuple(float(x) for x in a['cell'][r]), n_atoms=int(a['n_atoms'][r]),
@@ -448,8 +468,10 @@ class Store:
 
     def _lean(self, i) -> dict:
         "indices, f, e, cell, space_group of structure i (no metadata parsing): the loaders' hot path."
-        j, r = self.locate(i); a = self.chunk(j)
-        o = a['offsets']; s = slice(int(o[r]), int(o[r + 1]))
+        j, r = self.locate(i)
+        a = self.chunk(j)
+        o = a['offsets']
+        s = slice(int(o[r]), int(o[r + 1]))
         return dict(indices=a['indices'][s], f=a['f'][s], e=a['e'][s], cell=a['cell'][r], space_group=str(a['space_group'][r]))
 
     def column(self, key) -> np.ndarray:
@@ -471,17 +493,21 @@ class Store:
 
     def sample(self, i, task='d1', grid=None, norm='input_max', global_scale=None, drop=False, keys=None) -> dict:
         "Dense arrays and masks of structure i for `task` (see `xrdphase.grid.make_sample`); `grid` overrides the task's."
-        t = get_task(task); g = get_grid(grid) if grid is not None else t.get_grid()
+        t = get_task(task)
+        g = get_grid(grid) if grid is not None else t.get_grid()
         if t.d_high < self.d_min - 1e-9: raise StoreError(f"{self.path}: stored to {self.d_min} Å; task needs {t.d_high} Å")
-        r = self._lean(i); value = 'e' if norm == 'e' else t.value
+        r = self._lean(i)
+        value = 'e' if norm == 'e' else t.value
         return sample_arrays(g, r['indices'], r[value], r['cell'], f"Hall: {r['space_group']}", t.d_low, t.d_high, norm=norm,
                              global_scale=global_scale, drop=drop, name=lambda: f"{self.path.name}[{i}] {self.rows(i)['name']}", keys=keys)
 
     def batch(self, positions, task='d1', grid=None, norm='input_max', global_scale=None, drop=False, keys=None) -> dict:
         "Dense arrays and masks of the structures at `positions`, with a leading batch axis (see `xrdphase.grid.sample_batch`)."
-        t = get_task(task); g = get_grid(grid) if grid is not None else t.get_grid()
+        t = get_task(task)
+        g = get_grid(grid) if grid is not None else t.get_grid()
         if t.d_high < self.d_min - 1e-9: raise StoreError(f"{self.path}: stored to {self.d_min} Å; task needs {t.d_high} Å")
-        rs = [self._lean(int(i)) for i in positions]; value = 'e' if norm == 'e' else t.value
+        rs = [self._lean(int(i)) for i in positions]
+        value = 'e' if norm == 'e' else t.value
         names = [(lambda i=i: f"{self.path.name}[{i}] {self.rows(i)['name']}") for i in positions]
         return sample_batch(g, [r['indices'] for r in rs], [r[value] for r in rs], [r['cell'] for r in rs],
                             [f"Hall: {r['space_group']}" for r in rs], t.d_low, t.d_high, norm=norm, global_scale=global_scale,
@@ -494,11 +520,14 @@ class Store:
 
     def scan(self, d_values=(1.5, 1.2, 1.0, 0.8), progress=False, extents=True) -> dict:
         "One pass: counts (n, m) of reflections with d >= each of `d_values`, extents (n, m, 6) of their indices."
-        dv = np.asarray(d_values, float); n = len(self)
-        counts = np.zeros((n, len(dv)), np.int64); ext = np.zeros((n, len(dv), 6), np.int64)
+        dv = np.asarray(d_values, float)
+        n = len(self)
+        counts = np.zeros((n, len(dv)), np.int64)
+        ext = np.zeros((n, len(dv), 6), np.int64)
         from tqdm.auto import tqdm
         for i in tqdm(range(n), disable=not progress, unit=' structures'):
-            r = self.rows(i); idx = np.asarray(r['indices'], np.int64)
+            r = self.rows(i)
+            idx = np.asarray(r['indices'], np.int64)
             d = uctbx.unit_cell(r['cell']).d(miller_indices(idx)).as_numpy_array()
             within = d[:, None] >= dv[None, :]
             counts[i] = within.sum(0)
@@ -511,6 +540,7 @@ class Store:
         "(n, 6) index extents of every structure's reflections with d >= d_high (for `ReciprocalGrid.fit`)."
         return self.scan((d_high,))['extents'][:, 0]
 
+# %% ../nbs/05_datasets.ipynb #d414133a
 def open_store(path, # store directory
                allow_incomplete=False, # read the chunks an interrupted run finished
                max_open=8, # chunks memory-mapped at once
@@ -532,13 +562,14 @@ def split_indices(n: int, fractions='thesis', seed: int = 0) -> dict:
     n_train = n - n_val - n_test
     return dict(train=np.sort(perm[:n_train]), val=np.sort(perm[n_train:n_train + n_val]), test=np.sort(perm[n_train + n_val:]))
 
-
+# %% ../nbs/05_datasets.ipynb #96a6ea52
 class StoreDataset:
     "Map-style torch dataset over a store: dense samples of `task` for the structures of `split` (None: all)."
     def __init__(self, store, task='d1', split=None, fractions='thesis', seed=0, norm='input_max', global_scale=None,
                  drop=False, keys=SAMPLE_KEYS + ('scale',), only_fitting=False, grid=None):
         self.store = store if isinstance(store, Store) else open_store(store)
-        self.task = get_task(task); self.grid = get_grid(grid) if grid is not None else self.task.get_grid()
+        self.task = get_task(task)
+        self.grid = get_grid(grid) if grid is not None else self.task.get_grid()
         if self.task.d_high < self.store.d_min - 1e-9: raise StoreError(f"{self.store.path}: stored to {self.store.d_min} Å; task needs {self.task.d_high} Å")
         n = len(self.store)
         self.positions = np.arange(n) if split is None else split_indices(n, fractions, seed)[split]
@@ -557,19 +588,22 @@ class StoreDataset:
         else:
             p = self.positions[np.asarray(j, dtype=np.int64)]
             s = self.store.batch(p, self.task, grid=self.grid, norm=self.norm, global_scale=self.global_scale, drop=self.drop, keys=self.keys)
-        out = {k: s[k] for k in self.keys}; out['position'] = p
+        out = {k: s[k] for k in self.keys}
+        out['position'] = p
         return out
     def __getitem__(self, j):
         import torch
         return {k: torch.from_numpy(v) for k, v in self.arrays(j).items()}
 
+# %% ../nbs/05_datasets.ipynb #9767e6fd
 def loader(store, task='d1', split='train', batch_size=32, shuffle=None, seed=0, num_workers=0, fractions='thesis', drop_last=False, **kw):
     """A torch DataLoader over `StoreDataset(store, task, split, ...)` yielding whole batches built in place (the dataset is
     indexed by the lists of a `BatchSampler`; no per-sample collate); shuffled (train by default) with a seeded generator."""
     import torch
     from torch.utils.data import DataLoader, BatchSampler, RandomSampler, SequentialSampler
     ds = StoreDataset(store, task, split, fractions=fractions, seed=seed, **kw)
-    g = torch.Generator(); g.manual_seed(derive_seed(seed, 1))
+    g = torch.Generator()
+    g.manual_seed(derive_seed(seed, 1))
     shuffle = (split == 'train') if shuffle is None else shuffle
     sampler = BatchSampler(RandomSampler(ds, generator=g) if shuffle else SequentialSampler(ds), batch_size, drop_last)
     return DataLoader(ds, sampler=sampler, batch_size=None, num_workers=num_workers)
@@ -599,7 +633,8 @@ def parse_fractions(s):
 def info(path, fit_fraction=1.0, scan=True) -> dict:
     "Summary of store `path` (JSON-able); `scan=False` skips the pass over the rows (counts and grid fit)."
     st = open_store(path, allow_incomplete=True)
-    man = st.manifest; nbytes = sum(c['bytes'] for c in man['chunks']) + (st.path/MANIFEST).stat().st_size
+    man = st.manifest
+    nbytes = sum(c['bytes'] for c in man['chunks']) + (st.path/MANIFEST).stat().st_size
     sk = skipped(man)
     out = dict(path=str(st.path), kind=man['kind'], complete=man['complete'], n_structures=len(st), n_items=man['n_items'],
                chunks=len(man['chunks']), bytes=nbytes, bytes_per_1000=round(nbytes / max(len(st), 1) * 1000),
@@ -618,8 +653,10 @@ def info(path, fit_fraction=1.0, scan=True) -> dict:
     fit = {}
     for name, t in TASKS.items():
         if t.d_high not in ds: continue
-        e = sc['extents'][:, ds.index(t.d_high)]; g = t.get_grid()
-        nfit = int(sum(g.fits(x) for x in e)); fg = ReciprocalGrid.fit(e, fit_fraction)
+        e = sc['extents'][:, ds.index(t.d_high)]
+        g = t.get_grid()
+        nfit = int(sum(g.fits(x) for x in e))
+        fg = ReciprocalGrid.fit(e, fit_fraction)
         fit[name] = dict(grid=g.to_dict(), d_high=t.d_high, fit=nfit, fraction=round(nfit / len(e), 4),
                          fitted_grid=dict(fg.to_dict(), shape=list(fg.shape), fraction=fit_fraction))
     out['grid_fit'] = fit
@@ -637,7 +674,8 @@ def _executor_for(args):
     return None, None
 
 def _cli_simulate(args):
-    t0 = time.time(); ex, client = _executor_for(args)
+    t0 = time.time()
+    ex, client = _executor_for(args)
     try:
         spec = args.preset
         if args.source == 'molecular':
@@ -652,7 +690,8 @@ def _cli_simulate(args):
     return 0
 
 def _cli_ingest(args):
-    t0 = time.time(); ex, client = _executor_for(args)
+    t0 = time.time()
+    ex, client = _executor_for(args)
     try:
         man = ingest_cif(args.folder, args.out, d_min=args.d_min, e_method=args.e_method, cctbx_extras=args.cctbx_extras, grid=args.grid,
                          chunk_size=args.chunk_size, executor=ex, workers=args.workers, progress=not args.quiet)
@@ -663,6 +702,7 @@ def _cli_ingest(args):
                           skipped_by_category=dict(Counter(s['category'] for s in sk)), skipped_files=sk, seconds=round(time.time() - t0, 2))))
     return 0
 
+# %% ../nbs/05_datasets.ipynb #6d32ba13
 def _cli_verify(args):
     v = verify(args.store, deep=not args.fast)
     print(json.dumps(dict(store=str(args.store), **v)))
@@ -690,6 +730,7 @@ def _cli_grid_fit(args):
     print(json.dumps(fit_grid(args.store, args.d_high, args.fraction)))
     return 0
 
+# %% ../nbs/05_datasets.ipynb #97b61ff7
 def add_cli(sub):
     "Add the `simulate`, `ingest-cif`, `verify` and `info` sub-commands to the argparse subparsers `sub`."
     from xrdphase.crystal import PRESETS
@@ -740,10 +781,12 @@ def add_cli(sub):
     g.add_argument('--fraction', type=float, default=1.0, help='fraction of structures the box must hold (default 1)')
     g.set_defaults(func=_cli_grid_fit)
 
+# %% ../nbs/05_datasets.ipynb #d7d17856
 def main(argv=None) -> int:
     "Run this module's sub-commands alone (the `xrdphase` command calls `add_cli`)."
     import argparse
-    ap = argparse.ArgumentParser(prog='xrdphase'); add_cli(ap.add_subparsers(dest='cmd', required=True))
+    ap = argparse.ArgumentParser(prog='xrdphase')
+    add_cli(ap.add_subparsers(dest='cmd', required=True))
     a = ap.parse_args(argv)
     return a.func(a)
 
@@ -758,7 +801,8 @@ def fig_reflection_counts(quick=False, store=None):
         if store is None:
             store = Path(tmp)/'fig24'
             simulate(store, 60 if quick else 1000, 'thesis', seed=2024, chunk_size=100, workers=1 if quick else None, progress=False)
-        st = open_store(store); sc = st.scan(d, extents=False)
+        st = open_store(store)
+        sc = st.scan(d, extents=False)
         sg = np.array([str(sgtbx.space_group_info(symbol=f'Hall: {h}')) for h in st.column('space_group')])
     data = dict(d=d)
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
@@ -766,7 +810,9 @@ def fig_reflection_counts(quick=False, store=None):
         c = sc['counts'][sg == sym]
         if not len(c): continue
         mu, sd = c.mean(0), c.std(0)
-        data[f'mean_{sym.replace(" ", "")}'] = mu; data[f'sd_{sym.replace(" ", "")}'] = sd; data[f'n_{sym.replace(" ", "")}'] = np.full(len(d), len(c))
+        data[f'mean_{sym.replace(" ", "")}'] = mu
+        data[f'sd_{sym.replace(" ", "")}'] = sd
+        data[f'n_{sym.replace(" ", "")}'] = np.full(len(d), len(c))
         ax.plot(d, mu, ls, color=col, lw=2 if ls == '-' else 1.5, label=f'{lab} (random, thesis preset, n={len(c)}; ±1 sd)')
         ax.fill_between(d, mu - sd, mu + sd, color=col, alpha=0.15)
     if not quick:
@@ -775,7 +821,8 @@ def fig_reflection_counts(quick=False, store=None):
         if cod is not None:
             with tempfile.TemporaryDirectory() as tmp:
                 ingest_cif(cod, Path(tmp)/'cod', progress=False)
-                stc = open_store(Path(tmp)/'cod'); scc = stc.scan(d, extents=False)
+                stc = open_store(Path(tmp)/'cod')
+                scc = stc.scan(d, extents=False)
                 sgc = np.array([str(sgtbx.space_group_info(symbol=f'Hall: {h}')) for h in stc.column('space_group')])
             for lab, sym, col in (('P2₁', 'P 1 21 1', 'C0'), ('C2', 'C 1 2 1', 'C1')):
                 c = scc['counts'][sgc == sym]
@@ -783,9 +830,14 @@ def fig_reflection_counts(quick=False, store=None):
                     data[f'cod_mean_{sym.replace(" ", "")}'] = c.mean(0)
                     ax.plot(d, c.mean(0), ':', marker='o', markevery=5, ms=3, color=col, label=f'{lab} (COD, n={len(c)})')
     for x in (1.5, 1.2, 1.0, 0.8): ax.axvline(x, color='grey', lw=0.6, ls=':')
-    allc = sc['counts']; ix = {x: int(np.argmin(np.abs(d - x))) for x in (1.5, 1.2, 1.0, 0.8)}
-    r1 = (allc[:, ix[0.8]] / allc[:, ix[1.5]]).mean(); r2 = (allc[:, ix[1.0]] / allc[:, ix[1.2]]).mean()
+    allc = sc['counts']
+    ix = {x: int(np.argmin(np.abs(d - x))) for x in (1.5, 1.2, 1.0, 0.8)}
+    r1 = (allc[:, ix[0.8]] / allc[:, ix[1.5]]).mean()
+    r2 = (allc[:, ix[1.0]] / allc[:, ix[1.2]]).mean()
     ax.set_title(f'D1 1.5→0.8 Å: ×{r1:.1f} reflections;  D2 1.2→1.0 Å: ×{r2:.2f}', fontsize=10)
-    ax.set_xlim(d[0], d[-1]); ax.set_xlabel('resolution d_min (Å)'); ax.set_ylabel('mean number of unique reflections')
-    ax.legend(fontsize=8); fig.tight_layout()
+    ax.set_xlim(d[0], d[-1])
+    ax.set_xlabel('resolution d_min (Å)')
+    ax.set_ylabel('mean number of unique reflections')
+    ax.legend(fontsize=8)
+    fig.tight_layout()
     return fig, data

@@ -37,10 +37,12 @@ def _hkl_array(rec: Reflections, sigma_systematic=0.02):
 def export_hkl(rec: Reflections, path) -> dict:
     "Write `rec` as a SHELX HKLF 4 file (intensities scaled to fit 3I4,2F8.2; absences and d < d_min removed)."
     ma, scale, dropped = _hkl_array(rec)
-    buf = io.StringIO(); ma.export_as_shelx_hklf(buf, normalise_if_format_overflow=False)
+    buf = io.StringIO()
+    ma.export_as_shelx_hklf(buf, normalise_if_format_overflow=False)
     atomic_write_text(path, buf.getvalue())
     return dict(path=str(path), n=ma.size(), scale=scale, dropped=dropped)
 
+# %% ../nbs/08b_files.ipynb #495ae37c
 def export_ins(rec_or_symmetry, path, content: dict, title='xrdphase', wavelength=0.71073) -> dict:
     "Write a SHELX .ins: TITL, CELL, ZERR, LATT, SYMM, SFAC, UNIT (unit-cell content incl. H), HKLF 4, END."
     from iotbx.shelx.write_ins import LATT_SYMM
@@ -78,19 +80,27 @@ def read_ins(path) -> dict:
     path = Path(path)
     if not path.is_file(): raise HKLError(f"{path}: no such file")
     lines = path.read_text(errors='replace').splitlines()
-    cell_line = sfac = unit = None; sfac_ln = unit_ln = 0; title = ''
+    cell_line = sfac = unit = None
+    sfac_ln = unit_ln = 0
+    title = ''
     for ln, line in enumerate(lines, 1):
-        w = line.split(); key = w[0].upper() if w else ''
+        w = line.split()
+        key = w[0].upper() if w else ''
         if key == 'TITL': title = line[4:].strip()
         elif key == 'CELL': cell_line = (ln, w)
         elif key == 'SFAC':
             toks = w[1:]
             if len(toks) > 1 and re.match(r'^-?[\d.]+$', toks[1]): toks = toks[:1]      # long form: SFAC label a1 b1 ...
-            sfac = (sfac or []) + [t.capitalize() for t in toks]; sfac_ln = ln
-        elif key == 'UNIT': unit = w[1:]; unit_ln = ln
+            sfac = (sfac or []) + [t.capitalize() for t in toks]
+            sfac_ln = ln
+        elif key == 'UNIT':
+            unit = w[1:]
+            unit_ln = ln
     if cell_line is None: raise HKLError(f"{path}: no CELL line")
     ln, w = cell_line
-    try: lam, *cell = map(float, w[1:8]); assert len(cell) == 6
+    try:
+        lam, *cell = map(float, w[1:8])
+        assert len(cell) == 6
     except Exception: raise HKLError(f"{path}:{ln}: CELL needs 'CELL lambda a b c alpha beta gamma', got {' '.join(w)!r}") from None
     try: cs = crystal_symmetry_from_ins.extract_from(file_name=str(path))
     except Exception as e: raise HKLError(f"{path}: cannot read the symmetry (LATT/SYMM): {e}") from None
@@ -103,6 +113,7 @@ def read_ins(path) -> dict:
         except ValueError: raise HKLError(f"{path}:{unit_ln}: UNIT must be numbers, got {' '.join(unit)!r}") from None
     return dict(symmetry=cs, wavelength=lam, content=content, title=title, path=str(path))
 
+# %% ../nbs/08b_files.ipynb #40c48892
 def read_hkl(path, ins=None, min_i_over_sigma=-5.0, max_absent_i_over_sigma=3.0, max_r_int=0.3) -> Reflections:
     "Read a SHELX HKLF 4 file (checked line by line) with the symmetry of `ins` (path or `read_ins` dict); merged |F| by French-Wilson."
     from iotbx.shelx import hklf
@@ -113,15 +124,21 @@ def read_hkl(path, ins=None, min_i_over_sigma=-5.0, max_absent_i_over_sigma=3.0,
     lines = path.read_text(errors='replace').splitlines()
     n_data, end = 0, len(lines)
     for ln, line in enumerate(lines, 1):
-        if not line.strip(): end = ln; break                        # SHELX reads a blank line as 0 0 0
+        if not line.strip():
+            end = ln
+            break                        # SHELX reads a blank line as 0 0 0
         if re.search(r'nan|inf', line[12:28], re.I): raise HKLError(f"{path}:{ln}: NaN or infinite intensity or sigma: {line!r}")
         if not _HKL_LINE.match(line.ljust(28)):
             raise HKLError(f"{path}:{ln}: not HKLF 4 (3I4,2F8: h k l I sigma in fixed columns): {line!r}")
         try:
-            h = tuple(int(line[i:i + 4]) for i in (0, 4, 8)); i_obs = float(line[12:20]); sig = float(line[20:28])
+            h = tuple(int(line[i:i + 4]) for i in (0, 4, 8))
+            i_obs = float(line[12:20])
+            sig = float(line[20:28])
         except ValueError:
             raise HKLError(f"{path}:{ln}: not HKLF 4 (3I4,2F8: h k l I sigma in fixed columns): {line!r}") from None
-        if h == (0, 0, 0): end = ln; break
+        if h == (0, 0, 0):
+            end = ln
+            break
         if not (np.isfinite(i_obs) and np.isfinite(sig)): raise HKLError(f"{path}:{ln}: NaN or infinite intensity or sigma: {line!r}")
         if sig <= 0: raise HKLError(f"{path}:{ln}: sigma(I) = {sig} must be > 0: {line!r}")
         if i_obs < min_i_over_sigma * sig:
@@ -144,7 +161,8 @@ def read_hkl(path, ins=None, min_i_over_sigma=-5.0, max_absent_i_over_sigma=3.0,
         j = int(np.argmin(d))
         raise HKLError(f"{path}:{j + 1}: reflection {tuple(int(v) for v in idx[j])} has d = {d[j]:.3f} A < lambda/2 = {lam / 2:.3f} A with the cell of "
                        f"{ins['path']}: the .hkl does not belong to this cell (or the wavelength is wrong)")
-    i_obs = ma.data().as_numpy_array(); sig = ma.sigmas().as_numpy_array()
+    i_obs = ma.data().as_numpy_array()
+    sig = ma.sigmas().as_numpy_array()
     absent = ma.sys_absent_flags().data().as_numpy_array()
     if absent.sum() >= 3 and (i_obs[absent] / sig[absent]).mean() > max_absent_i_over_sigma:
         j = int(np.flatnonzero(absent)[np.argmax(i_obs[absent] / sig[absent])])
