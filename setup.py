@@ -12,11 +12,22 @@ from setuptools.command.editable_wheel import editable_wheel
 # numbers. See nbs/00_import_order.ipynb.
 PTH_FILES = ('xrdphase-cctbx-first.pth', '_xrdphase_cctbx_first.py')
 
+# The measured results in reference/ (JSON, weights, configs, logs; not its driver script) travel in a wheel as
+# xrdphase/reference, read-only: `xrdphase.core.reference_dir` finds them after `pip install .` (a clone or an
+# editable install reads the repository's folder).
+REFERENCE_FILES = sorted(p for p in Path('reference').rglob('*') if p.is_file() and p.suffix != '.py')
+
 class build_py_pth(build_py):
     def run(self):
         super().run()
         for f in PTH_FILES: shutil.copy(f, Path(self.build_lib)/f)
-    def get_outputs(self, *a, **k): return super().get_outputs(*a, **k) + [str(Path(self.build_lib)/f) for f in PTH_FILES]
+        for f in REFERENCE_FILES:
+            dest = Path(self.build_lib)/'xrdphase'/f
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(f, dest)
+    def get_outputs(self, *a, **k):
+        return (super().get_outputs(*a, **k) + [str(Path(self.build_lib)/f) for f in PTH_FILES]
+                + [str(Path(self.build_lib)/'xrdphase'/f) for f in REFERENCE_FILES])
 
 class editable_wheel_pth(editable_wheel):
     def _run_build_commands(self, dist_name, unpacked_wheel, build_lib, tmp_dir):

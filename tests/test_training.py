@@ -35,6 +35,7 @@ def test_resume_gives_identical_losses_and_weights(store):
     with pytest.raises(Crash): train(base(store, out=str(store / 'B')), on_epoch_end=crash)
     ck = load_checkpoint(store / 'B' / 'last.pt')
     assert ck['epoch'] == 0 and set(ck['rng']) >= {'torch', 'numpy_json', 'python_json'} and ck['optimizer']['state']
+    with open(store / 'B' / 'metrics.jsonl', 'a') as f: f.write('{"epoch": 1, "train_lo')     # a kill in mid-write
     s = train(base(store, out=str(store / 'B')), resume=True)
     assert s['epochs_run'] == 1
     la, lb = lines(store / 'A'), lines(store / 'B')

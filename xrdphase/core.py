@@ -4,7 +4,8 @@
 
 # %% auto #0
 __all__ = ['PROJECT_ROOT', 'FIGURES', 'cod_dir', 'cctbx_test_data', 'derive_seed', 'atomic_path', 'atomic_write_bytes',
-           'atomic_write_text', 'sha256_file', 'register_figure', 'save_figure', 'reference_dir', 'cached_result']
+           'atomic_write_text', 'sha256_file', 'register_figure', 'save_figure', 'ReferenceDataError', 'reference_dir',
+           'cached_result']
 
 # %% ../nbs/00_core.ipynb #a8dc5f5d
 import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
@@ -35,15 +36,27 @@ def derive_seed(base:int, *keys:int) -> int:
     return int(np.random.SeedSequence(entropy=int(base), spawn_key=tuple(int(k) for k in keys)).generate_state(1)[0])
 
 # %% ../nbs/00_core.ipynb #a9dd6eaa
+def _umask() -> int:
+    "The process umask, read without changing it (Linux: /proc/self/status), else set and restored at once."
+    with contextlib.suppress(OSError, ValueError, StopIteration):
+        with open('/proc/self/status') as f: return int(next(l for l in f if l.startswith('Umask:')).split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
 @contextlib.contextmanager
-def atomic_path(path, suffix=None):
-    "Yield a temporary path beside `path`; on success it is renamed onto `path`, on error removed."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+def atomic_path(path, # the final file name
+                suffix=None, # suffix of the temporary name (default: that of `path`), for writers that infer the format
+               ):
+    "Yield a temporary path beside `path`; on success it gets mode 0666 less the umask and is renamed onto `path`, on error removed."
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix=suffix or path.suffix or '.tmp')
     os.close(fd)
     try:
         yield Path(tmp)
         with open(tmp, 'rb+') as f: os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError): os.remove(tmp)
@@ -89,15 +102,19 @@ def _jsonable(o):
     if isinstance(o, (np.bool_,)): return bool(o)
     return o
 
+# %% ../nbs/00_core.ipynb #b67272f7
 def save_figure(fig, data, name:str, out_dir='figures', dpi=120) -> list[Path]:
     "Write `fig` as `out_dir/name.png` and `data` as CSV (columns) or JSON, atomically; return the paths."
     import csv
-    out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
     paths = []
     with atomic_path(out/f'{name}.png') as t: fig.savefig(t, dpi=dpi, bbox_inches='tight', format='png')
     paths.append(out/f'{name}.png')
     if _columns(data):
-        buf = io.StringIO(); w = csv.writer(buf); keys = list(data)
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        keys = list(data)
         w.writerow(keys)
         for row in zip(*[np.atleast_1d(data[k]) for k in keys]): w.writerow([_jsonable(v) for v in row])
         paths.append(atomic_write_text(out/f'{name}.csv', buf.getvalue()))
@@ -106,9 +123,27 @@ def save_figure(fig, data, name:str, out_dir='figures', dpi=120) -> list[Path]:
     return paths
 
 # %% ../nbs/00_core.ipynb #b5e96da2
-def reference_dir() -> Path:
-    "Folder of committed measured results (reference runs, benchmark tables): <project>/reference."
-    return PROJECT_ROOT / 'reference'
+class ReferenceDataError(FileNotFoundError):
+    "Measured results in reference/ that cannot be found, or cannot be written where they are installed."
+
+_PACKAGE_DIR = Path(__file__).resolve().parent if '__file__' in globals() else Path.cwd().parent/'xrdphase'
+
+def reference_dir(writable:bool=False, # the caller will write into it (recomputing a result)
+                 ) -> Path:
+    "Folder of the measured results: $XRDPHASE_REFERENCE, else the repository's reference/, else the copy installed with the package."
+    env = os.environ.get('XRDPHASE_REFERENCE')
+    if env:
+        if not Path(env).is_dir(): raise ReferenceDataError(f"XRDPHASE_REFERENCE={env}: not a folder; point it at a copy of the repository's reference/")
+        return Path(env)
+    repo = PROJECT_ROOT/'reference'
+    if repo.is_dir() and (PROJECT_ROOT/'settings.ini').is_file(): return repo
+    installed = _PACKAGE_DIR/'reference'
+    if installed.is_dir():
+        if writable: raise ReferenceDataError(f"{installed}: the measured results installed with the package are read-only; to recompute, "
+                                              f"set XRDPHASE_REFERENCE to a writable copy of the repository's reference/ folder")
+        return installed
+    raise ReferenceDataError("no reference/ folder in this installation (neither a repository nor a wheel that ships it); "
+                             "set XRDPHASE_REFERENCE to the repository's reference/ folder")
 
 def cached_result(name: str, compute, recompute: bool = False, folder=None):
     "JSON result `name`: read from reference/<name>.json, or (missing or `recompute`) computed by `compute()` and written there."
@@ -116,6 +151,7 @@ def cached_result(name: str, compute, recompute: bool = False, folder=None):
     if path.exists() and not recompute:
         try: return json.loads(path.read_text())
         except json.JSONDecodeError as e: raise ValueError(f"{path}: not valid JSON ({e}); rerun with recompute=True") from None
+    if folder is None: reference_dir(writable=True)          # refuse now, not after the long computation
     res = json.loads(json.dumps(_jsonable(compute())))
     atomic_write_text(path, json.dumps(res, indent=1))
     return res

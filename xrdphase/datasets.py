@@ -5,13 +5,13 @@
 # %% auto #0
 __all__ = ['STORE_FORMAT', 'MANIFEST', 'SKIP_CATEGORIES', 'SPLITS', 'SPLIT_NAMES', 'StoreError', 'npz_bytes', 'write_npz',
            'npz_layout', 'map_npz', 'private_random', 'simulate_chunk', 'InlineExecutor', 'read_manifest',
-           'encoded_chunk', 'run_store', 'simulate', 'verify', 'ingest_chunk', 'ingest_cif', 'skipped', 'Store',
-           'open_store', 'split_indices', 'StoreDataset', 'loader', 'dataset', 'parse_fractions', 'info', 'fit_grid',
-           'add_cli', 'main', 'fig_reflection_counts']
+           'chunk_problem', 'encoded_chunk', 'run_store', 'simulate', 'verify', 'ingest_chunk', 'ingest_cif', 'skipped',
+           'ChunkError', 'chunk_checks_enabled', 'check_chunk', 'Store', 'open_store', 'split_indices', 'StoreDataset',
+           'loader', 'dataset', 'parse_fractions', 'info', 'fit_grid', 'add_cli', 'main', 'fig_reflection_counts']
 
 # %% ../nbs/05_datasets.ipynb #54ce9f6f
 import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
-import os, io, json, time, struct, zipfile, fcntl, hashlib, threading, contextlib, concurrent.futures as cf
+import os, io, sys, json, time, struct, zipfile, fcntl, hashlib, threading, contextlib, concurrent.futures as cf
 from collections import OrderedDict, Counter
 from dataclasses import asdict
 from pathlib import Path
@@ -38,7 +38,8 @@ def npz_bytes(arrays: dict, what='arrays') -> bytes:
             a = np.ascontiguousarray(a)
             if a.dtype.hasobject: raise StoreError(f"{what}: array {name!r} has dtype object (would need pickle)")
             zi = zipfile.ZipInfo(f'{name}.npy', date_time=_ZIP_TIME)
-            zi.compress_type = zipfile.ZIP_STORED; zi.external_attr = 0o644 << 16
+            zi.compress_type = zipfile.ZIP_STORED
+            zi.external_attr = 0o644 << 16
             with zf.open(zi, 'w', force_zip64=True) as fh: np.lib.format.write_array(fh, a, allow_pickle=False)
     return buf.getvalue()
 
@@ -47,6 +48,7 @@ def write_npz(path, arrays: dict):
     from xrdphase.core import atomic_write_bytes
     return atomic_write_bytes(path, npz_bytes(arrays, str(path)))
 
+# %% ../nbs/05_datasets.ipynb #4974bfdf
 def npz_layout(path) -> dict:
     "Where each member's data lies in an uncompressed .npz: {name: (byte offset, dtype, shape, fortran_order)}."
     out = {}
@@ -54,7 +56,8 @@ def npz_layout(path) -> dict:
         with zipfile.ZipFile(path) as zf, open(path, 'rb') as f:
             for zi in zf.infolist():
                 if zi.compress_type != zipfile.ZIP_STORED: raise StoreError(f"{path}: member {zi.filename} is compressed; cannot map it")
-                f.seek(zi.header_offset); h = f.read(30)
+                f.seek(zi.header_offset)
+                h = f.read(30)
                 if h[:4] != b'PK\x03\x04': raise StoreError(f"{path}: bad zip local header for {zi.filename}")
                 n, m = struct.unpack('<HH', h[26:30])
                 f.seek(zi.header_offset + 30 + n + m)
@@ -101,6 +104,7 @@ _RANDOM_NAMES = ('seed', 'random', 'uniform', 'randint', 'randrange', 'choice', 
                  'normalvariate', 'getrandbits', 'getstate', 'setstate', 'triangular', 'betavariate', 'expovariate',
                  'gammavariate', 'lognormvariate', 'vonmisesvariate', 'paretovariate', 'weibullvariate', 'randbytes')
 
+# %% ../nbs/05_datasets.ipynb #4a62eff5
 @contextlib.contextmanager
 def private_random():
     """While active (one thread at a time), calls to Python's module-level `random.*` functions *from this thread* go
@@ -126,7 +130,8 @@ def _make_structure(spec, seed):
 
 def simulate_chunk(spec, base_seed: int, start: int, stop: int, d_min=0.8, e_method='model'):
     "Structures start..stop-1 of a simulated store: (chunk arrays, list of failures). Runs in a worker."
-    spec = spec if type(spec).__name__ == 'MolecularSpec' else get_spec(spec); rows, failed = [], []
+    spec = spec if type(spec).__name__ == 'MolecularSpec' else get_spec(spec)
+    rows, failed = [], []
     for i in range(start, stop):
         s = derive_seed(base_seed, i)
         try:
@@ -160,21 +165,35 @@ def read_manifest(path) -> dict:
 
 _HELD, _HELD_LOCK = set(), threading.Lock()
 
+def _locked_fd(path) -> int:
+    "A descriptor of `path` holding an exclusive POSIX record lock, or StoreError; retried if the file was just removed."
+    for _ in range(3):
+        fd = os.open(path, os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o666)
+        try: fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise StoreError(f"{path.parent}: another process is writing this store (it holds {path.name}); wait for it or use another --out") from None
+        with contextlib.suppress(FileNotFoundError):
+            if os.stat(path).st_ino == os.fstat(fd).st_ino: return fd
+        os.close(fd)                        # a writer that just finished removed the file we locked: take the new one
+    raise StoreError(f"{path.parent}: the writer lock {path.name} keeps changing hands; another process is writing this store")
+
+# %% ../nbs/05_datasets.ipynb #e59320e7
 @contextlib.contextmanager
 def _lock(out):
-    """Exclusive writer lock on store `out`: a POSIX record lock on the empty file `.lock` (held by this process only —
-    not inherited by forked workers — and dropped by the kernel if the process dies) plus an in-process registry."""
-    key = str(Path(out).resolve())
+    """Exclusive writer lock on store `out`: a POSIX record lock on the file `.lock` (held by this process only — not
+    inherited by forked workers — and dropped by the kernel if the process dies) plus an in-process registry. The file is
+    removed when the writer finishes; after a `kill -9` it stays, unlocked and harmless, until the next writer removes it."""
+    key, path = str(Path(out).resolve()), Path(out)/'.lock'
     with _HELD_LOCK:
         if key in _HELD: raise StoreError(f"{out}: another writer in this process is writing this store")
         _HELD.add(key)
     try:
-        fd = os.open(Path(out)/'.lock', os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o644)
-        try:
-            try: fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError: raise StoreError(f"{out}: another process is writing this store") from None
-            yield
-        finally: os.close(fd)
+        fd = _locked_fd(path)
+        try: yield
+        finally:
+            with contextlib.suppress(FileNotFoundError): path.unlink()          # while still locked: nobody can hold the old file
+            os.close(fd)
     finally:
         with _HELD_LOCK: _HELD.discard(key)
 
@@ -184,9 +203,14 @@ def _worker_init():
         import ctypes, signal
         ctypes.CDLL(None).prctl(1, signal.SIGKILL)                       # PR_SET_PDEATHSIG
 
-def _chunk_ok(out, entry) -> bool:
+def chunk_problem(out, entry:dict, digest:bool=True) -> str|None:
+    "What differs between chunk `entry` of store `out` and its manifest entry (missing, size, SHA-256 with `digest`), or None."
     p = Path(out)/entry['file']
-    return p.is_file() and p.stat().st_size == entry['bytes'] and sha256_file(p) == entry['sha256']
+    if not p.is_file(): return 'missing'
+    size = p.stat().st_size
+    if size != entry['bytes']: return f"size {size} bytes, manifest says {entry['bytes']} ({'truncated' if size < entry['bytes'] else 'grown'})"
+    if digest and sha256_file(p) != entry['sha256']: return 'SHA-256 differs from the manifest (altered)'
+    return None
 
 def encoded_chunk(work, *args) -> tuple:
     """Run `work(*args)` -> (arrays, failures) in a worker and return (npz bytes, JSON text): plain bytes and a string travel
@@ -195,10 +219,12 @@ def encoded_chunk(work, *args) -> tuple:
     meta = dict(n_structures=int(len(arrays['offsets']) - 1), n_reflections=int(arrays['offsets'][-1]), failed=_json(failed))
     return npz_bytes(arrays), json.dumps(meta)
 
+# %% ../nbs/05_datasets.ipynb #b845831f
 def run_store(out, kind: str, params: dict, plan: list, work, executor=None, workers=None, progress=True, desc='structures') -> dict:
     """Make (or resume, or extend) store `out`: `plan` is a list of (start, stop, args); chunk k is `work(*args)` ->
     (arrays, failures). Returns the manifest."""
-    out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
     params = _json(params)
     n_items = plan[-1][1] if plan else 0
     with _lock(out):
@@ -216,10 +242,11 @@ def run_store(out, kind: str, params: dict, plan: list, work, executor=None, wor
         done = {}
         for name, (k, a, b, args) in files.items():
             e = old.get((a, b))
-            if e is not None and e['file'] == name and _chunk_ok(out, e): done[name] = e
+            if e is not None and e['file'] == name and chunk_problem(out, e) is None: done[name] = e
         man = dict(format=STORE_FORMAT, kind=kind, params=params, n_items=n_items, chunks=[], complete=False)
         def save(final=False):
-            man['chunks'] = [done[n] for n in sorted(done)]; man['complete'] = final
+            man['chunks'] = [done[n] for n in sorted(done)]
+            man['complete'] = final
             man['n_structures'] = sum(c['n_structures'] for c in man['chunks'])
             _write_manifest(out, man)
         save(final=len(done) == len(files))
@@ -244,7 +271,8 @@ def run_store(out, kind: str, params: dict, plan: list, work, executor=None, wor
                 fin, _ = cf.wait(list(pending), return_when=cf.FIRST_COMPLETED)
                 for fut in sorted(fin, key=lambda f: pending[f][1]):
                     name, a, b = pending.pop(fut)
-                    data, meta = fut.result(); meta = json.loads(meta)
+                    data, meta = fut.result()
+                    meta = json.loads(meta)
                     atomic_write_bytes(out/name, data)
                     done[name] = dict(file=name, start=a, stop=b, n_structures=meta['n_structures'], n_reflections=meta['n_reflections'],
                                       bytes=len(data), sha256=hashlib.sha256(data).hexdigest(), failed=meta['failed'])
@@ -277,20 +305,22 @@ def simulate(out, n: int, spec='thesis', seed: int = 0, d_min=0.8, e_method='mod
 # %% ../nbs/05_datasets.ipynb #bd9ff619
 def verify(path, deep=True) -> dict:
     "Check store `path` against its manifest: {'ok': bool, 'problems': [{'file', 'problem'}], 'chunks', 'n_structures'}."
-    path = Path(path); problems = []
+    path = Path(path)
+    problems = []
     man = read_manifest(path)
     listed = set()
     for c in man['chunks']:
-        p = path/c['file']; listed.add(c['file'])
-        if not p.is_file(): problems.append(dict(file=c['file'], problem='missing')); continue
-        size = p.stat().st_size
-        if size != c['bytes']:
-            problems.append(dict(file=c['file'], problem=f"size {size} bytes, manifest says {c['bytes']} ({'truncated' if size < c['bytes'] else 'grown'})")); continue
-        if sha256_file(p) != c['sha256']: problems.append(dict(file=c['file'], problem='SHA-256 differs from the manifest (altered)')); continue
+        p = path/c['file']
+        listed.add(c['file'])
+        problem = chunk_problem(path, c)
+        if problem:
+            problems.append(dict(file=c['file'], problem=problem))
+            continue
         if deep:
             try:
                 with np.load(p, allow_pickle=False) as z:
-                    off = z['offsets']; n = len(off) - 1
+                    off = z['offsets']
+                    n = len(off) - 1
                     if n != c['n_structures'] or off[0] != 0 or np.any(np.diff(off) < 0) or off[-1] != len(z['f']) or len(z['indices']) != len(z['f']) \
                        or len(z['e']) != len(z['f']) or any(len(z[k]) != n for k in ('number', 'seed', 'space_group', 'cell', 'n_atoms', 'composition', 'name')):
                         problems.append(dict(file=c['file'], problem='inconsistent arrays (offsets / lengths)'))
@@ -328,7 +358,9 @@ def ingest_chunk(items, start, d_min=0.8, e_method='model', grid=None):
             cs = _read_item(item)
             rec = reflections(cs.xs, d_min, e_method=e_method, name=cs.name)
             if grid is not None:
-                t = get_task(grid); g = t.get_grid(); idx = rec.cut(t.d_high).indices
+                t = get_task(grid)
+                g = t.get_grid()
+                idx = rec.cut(t.d_high).indices
                 g.voxels(idx, name=f'{label}')
             rows.append(_row(rec, cs.xs, start + j, -1, cs.name if not item.startswith('cctbx:') else label))
         except (StructureError, GridError) as e: reason = str(e)
@@ -338,6 +370,7 @@ def ingest_chunk(items, start, d_min=0.8, e_method='model', grid=None):
         skipped.append(dict(file=label, category=_category(reason), reason=reason[:400]))
     return _pack(rows), skipped
 
+# %% ../nbs/05_datasets.ipynb #5df0b1c8
 def ingest_cif(folder, out, d_min=0.8, e_method='model', cctbx_extras=False, grid=None, chunk_size=32,
                executor=None, workers=None, progress=True, pattern='*.cif') -> dict:
     "Store the CIFs of `folder` (plus thpp and sucrose with `cctbx_extras`); skipped files are listed in the manifest."
@@ -355,16 +388,49 @@ def skipped(man) -> list:
     "Every skipped/failed item of a store manifest, as dicts with file (or number), category and reason."
     return [s for c in man['chunks'] for s in c.get('failed', [])]
 
+# %% ../nbs/05_datasets.ipynb #1ea6d367
+class ChunkError(StoreError):
+    "A chunk that differs from its manifest (missing, truncated, altered): refused, named, with how to repair it."
+    exit_code = 5                                    # the `xrdphase` command's exit status for damaged data
+
+_CHECKED = set()          # (file, size, mtime, inode, SHA-256) of the chunks whose digest matched in this process
+_MADE_BY = {'simulate': 'xrdphase simulate', 'cif': 'xrdphase ingest-cif'}
+
+def chunk_checks_enabled() -> bool:
+    "False when $XRDPHASE_NO_CHUNK_CHECK is set (to anything but '' or '0')."
+    return os.environ.get('XRDPHASE_NO_CHUNK_CHECK', '') in ('', '0')
+
+def check_chunk(out, # store directory
+                entry:dict, # the chunk's manifest entry
+                kind:str='', # the store's kind (names the command that repairs it)
+                digest:bool=True, # compare the SHA-256 too (else presence and size only)
+               ):
+    "Raise `ChunkError` if chunk `entry` of store `out` differs from the manifest; a matching digest is remembered per process."
+    p = Path(out)/entry['file']
+    st = p.stat() if p.is_file() else None
+    key = st and (str(p.resolve()), st.st_size, st.st_mtime_ns, st.st_ino, entry['sha256'])
+    if key in _CHECKED: return
+    problem = chunk_problem(out, entry, digest)
+    if problem:
+        raise ChunkError(f"{p}: {problem}; the store is damaged: rerun the `{_MADE_BY.get(kind, 'xrdphase')}` command that made it "
+                         f"(same options) to recompute this chunk, and see `xrdphase verify {out}`")
+    if digest: _CHECKED.add(key)
+
 # %% ../nbs/05_datasets.ipynb #45f51eaf
 class Store:
     "A read-only view of a store directory (see `open_store`)."
-    def __init__(self, path, allow_incomplete=False, max_open=8):
-        self.path = Path(path); self.manifest = read_manifest(path)
+    def __init__(self, path, allow_incomplete=False, max_open=8, check=None):
+        self.path = Path(path)
+        self.manifest = read_manifest(path)
         if not self.manifest['complete'] and not allow_incomplete:
             raise StoreError(f"{path}: incomplete store ({len(self.manifest['chunks'])} chunks); rerun the command that made it to resume")
         self.chunks = sorted(self.manifest['chunks'], key=lambda c: c['start'])
+        self.check = chunk_checks_enabled() if check is None else bool(check)
+        for c in self.chunks if self.check else ():
+            check_chunk(self.path, c, self.manifest['kind'], digest=False)
         self._starts = np.concatenate([[0], np.cumsum([c['n_structures'] for c in self.chunks])]).astype(np.int64)
-        self.d_min = float(self.manifest['params']['d_min']); self.max_open = max_open
+        self.d_min = float(self.manifest['params']['d_min'])
+        self.max_open = max_open
         self._layouts, self._open = {}, OrderedDict()
 
     def __len__(self): return int(self._starts[-1])
@@ -373,8 +439,11 @@ class Store:
 
     def chunk(self, j) -> dict:
         "The arrays of chunk j, memory-mapped (least recently used maps are closed beyond `max_open`)."
-        if j in self._open: self._open.move_to_end(j); return self._open[j]
+        if j in self._open:
+            self._open.move_to_end(j)
+            return self._open[j]
         p = self.path/self.chunks[j]['file']
+        if self.check: check_chunk(self.path, self.chunks[j], self.manifest['kind'])
         if j not in self._layouts: self._layouts[j] = npz_layout(p)
         self._open[j] = a = map_npz(p, self._layouts[j])
         while len(self._open) > self.max_open: self._open.popitem(last=False)
@@ -384,12 +453,14 @@ class Store:
         "(chunk, row within chunk) of structure position i."
         n = int(self._starts[-1])
         if not -n <= i < n: raise IndexError(f"structure {i} not in store of {n}")
-        i = int(i) % n; j = int(np.searchsorted(self._starts, i, side='right') - 1)
+        i = int(i) % n
+        j = int(np.searchsorted(self._starts, i, side='right') - 1)
         return j, i - int(self._starts[j])
 
     def rows(self, i) -> dict:
         "Structure i: indices, f, e (memory-mapped views) and its metadata."
-        j, r = self.locate(i); a = self.chunk(j)
+        j, r = self.locate(i)
+        a = self.chunk(j)
         s = slice(int(a['offsets'][r]), int(a['offsets'][r + 1]))
         return dict(indices=a['indices'][s], f=a['f'][s], e=a['e'][s], number=int(a['number'][r]), seed=int(a['seed'][r]),
                     space_group=str(a['space_group'][r]), cell=tuple(float(x) for x in a['cell'][r]), n_atoms=int(a['n_atoms'][r]),
@@ -397,8 +468,10 @@ class Store:
 
     def _lean(self, i) -> dict:
         "indices, f, e, cell, space_group of structure i (no metadata parsing): the loaders' hot path."
-        j, r = self.locate(i); a = self.chunk(j)
-        o = a['offsets']; s = slice(int(o[r]), int(o[r + 1]))
+        j, r = self.locate(i)
+        a = self.chunk(j)
+        o = a['offsets']
+        s = slice(int(o[r]), int(o[r + 1]))
         return dict(indices=a['indices'][s], f=a['f'][s], e=a['e'][s], cell=a['cell'][r], space_group=str(a['space_group'][r]))
 
     def column(self, key) -> np.ndarray:
@@ -420,17 +493,21 @@ class Store:
 
     def sample(self, i, task='d1', grid=None, norm='input_max', global_scale=None, drop=False, keys=None) -> dict:
         "Dense arrays and masks of structure i for `task` (see `xrdphase.grid.make_sample`); `grid` overrides the task's."
-        t = get_task(task); g = get_grid(grid) if grid is not None else t.get_grid()
+        t = get_task(task)
+        g = get_grid(grid) if grid is not None else t.get_grid()
         if t.d_high < self.d_min - 1e-9: raise StoreError(f"{self.path}: stored to {self.d_min} Å; task needs {t.d_high} Å")
-        r = self._lean(i); value = 'e' if norm == 'e' else t.value
+        r = self._lean(i)
+        value = 'e' if norm == 'e' else t.value
         return sample_arrays(g, r['indices'], r[value], r['cell'], f"Hall: {r['space_group']}", t.d_low, t.d_high, norm=norm,
                              global_scale=global_scale, drop=drop, name=lambda: f"{self.path.name}[{i}] {self.rows(i)['name']}", keys=keys)
 
     def batch(self, positions, task='d1', grid=None, norm='input_max', global_scale=None, drop=False, keys=None) -> dict:
         "Dense arrays and masks of the structures at `positions`, with a leading batch axis (see `xrdphase.grid.sample_batch`)."
-        t = get_task(task); g = get_grid(grid) if grid is not None else t.get_grid()
+        t = get_task(task)
+        g = get_grid(grid) if grid is not None else t.get_grid()
         if t.d_high < self.d_min - 1e-9: raise StoreError(f"{self.path}: stored to {self.d_min} Å; task needs {t.d_high} Å")
-        rs = [self._lean(int(i)) for i in positions]; value = 'e' if norm == 'e' else t.value
+        rs = [self._lean(int(i)) for i in positions]
+        value = 'e' if norm == 'e' else t.value
         names = [(lambda i=i: f"{self.path.name}[{i}] {self.rows(i)['name']}") for i in positions]
         return sample_batch(g, [r['indices'] for r in rs], [r[value] for r in rs], [r['cell'] for r in rs],
                             [f"Hall: {r['space_group']}" for r in rs], t.d_low, t.d_high, norm=norm, global_scale=global_scale,
@@ -443,11 +520,14 @@ class Store:
 
     def scan(self, d_values=(1.5, 1.2, 1.0, 0.8), progress=False, extents=True) -> dict:
         "One pass: counts (n, m) of reflections with d >= each of `d_values`, extents (n, m, 6) of their indices."
-        dv = np.asarray(d_values, float); n = len(self)
-        counts = np.zeros((n, len(dv)), np.int64); ext = np.zeros((n, len(dv), 6), np.int64)
+        dv = np.asarray(d_values, float)
+        n = len(self)
+        counts = np.zeros((n, len(dv)), np.int64)
+        ext = np.zeros((n, len(dv), 6), np.int64)
         from tqdm.auto import tqdm
         for i in tqdm(range(n), disable=not progress, unit=' structures'):
-            r = self.rows(i); idx = np.asarray(r['indices'], np.int64)
+            r = self.rows(i)
+            idx = np.asarray(r['indices'], np.int64)
             d = uctbx.unit_cell(r['cell']).d(miller_indices(idx)).as_numpy_array()
             within = d[:, None] >= dv[None, :]
             counts[i] = within.sum(0)
@@ -460,9 +540,14 @@ class Store:
         "(n, 6) index extents of every structure's reflections with d >= d_high (for `ReciprocalGrid.fit`)."
         return self.scan((d_high,))['extents'][:, 0]
 
-def open_store(path, allow_incomplete=False, max_open=8) -> Store:
-    "Open store `path` for reading (manifest only; chunks are memory-mapped on use)."
-    return Store(path, allow_incomplete=allow_incomplete, max_open=max_open)
+# %% ../nbs/05_datasets.ipynb #d414133a
+def open_store(path, # store directory
+               allow_incomplete=False, # read the chunks an interrupted run finished
+               max_open=8, # chunks memory-mapped at once
+               check=None, # check chunks against the manifest (default: unless $XRDPHASE_NO_CHUNK_CHECK)
+              ) -> Store:
+    "Open store `path` for reading (manifest, and each chunk's size; chunks are checked and memory-mapped on use)."
+    return Store(path, allow_incomplete=allow_incomplete, max_open=max_open, check=check)
 
 # %% ../nbs/05_datasets.ipynb #78e2bdb0
 SPLITS = {'thesis': (400_000, 100_000, 100_000)}
@@ -477,13 +562,14 @@ def split_indices(n: int, fractions='thesis', seed: int = 0) -> dict:
     n_train = n - n_val - n_test
     return dict(train=np.sort(perm[:n_train]), val=np.sort(perm[n_train:n_train + n_val]), test=np.sort(perm[n_train + n_val:]))
 
-
+# %% ../nbs/05_datasets.ipynb #96a6ea52
 class StoreDataset:
     "Map-style torch dataset over a store: dense samples of `task` for the structures of `split` (None: all)."
     def __init__(self, store, task='d1', split=None, fractions='thesis', seed=0, norm='input_max', global_scale=None,
-                 drop=False, keys=SAMPLE_KEYS + ('scale',), only_fitting=False, grid=None):
+                 drop=False, keys=SAMPLE_KEYS + ('scale', 'dropped'), only_fitting=False, grid=None):
         self.store = store if isinstance(store, Store) else open_store(store)
-        self.task = get_task(task); self.grid = get_grid(grid) if grid is not None else self.task.get_grid()
+        self.task = get_task(task)
+        self.grid = get_grid(grid) if grid is not None else self.task.get_grid()
         if self.task.d_high < self.store.d_min - 1e-9: raise StoreError(f"{self.store.path}: stored to {self.store.d_min} Å; task needs {self.task.d_high} Å")
         n = len(self.store)
         self.positions = np.arange(n) if split is None else split_indices(n, fractions, seed)[split]
@@ -502,19 +588,22 @@ class StoreDataset:
         else:
             p = self.positions[np.asarray(j, dtype=np.int64)]
             s = self.store.batch(p, self.task, grid=self.grid, norm=self.norm, global_scale=self.global_scale, drop=self.drop, keys=self.keys)
-        out = {k: s[k] for k in self.keys}; out['position'] = p
+        out = {k: s[k] for k in self.keys}
+        out['position'] = p
         return out
     def __getitem__(self, j):
         import torch
         return {k: torch.from_numpy(v) for k, v in self.arrays(j).items()}
 
+# %% ../nbs/05_datasets.ipynb #9767e6fd
 def loader(store, task='d1', split='train', batch_size=32, shuffle=None, seed=0, num_workers=0, fractions='thesis', drop_last=False, **kw):
     """A torch DataLoader over `StoreDataset(store, task, split, ...)` yielding whole batches built in place (the dataset is
     indexed by the lists of a `BatchSampler`; no per-sample collate); shuffled (train by default) with a seeded generator."""
     import torch
     from torch.utils.data import DataLoader, BatchSampler, RandomSampler, SequentialSampler
     ds = StoreDataset(store, task, split, fractions=fractions, seed=seed, **kw)
-    g = torch.Generator(); g.manual_seed(derive_seed(seed, 1))
+    g = torch.Generator()
+    g.manual_seed(derive_seed(seed, 1))
     shuffle = (split == 'train') if shuffle is None else shuffle
     sampler = BatchSampler(RandomSampler(ds, generator=g) if shuffle else SequentialSampler(ds), batch_size, drop_last)
     return DataLoader(ds, sampler=sampler, batch_size=None, num_workers=num_workers)
@@ -532,14 +621,20 @@ def dataset(spec, task='d1', fractions='thesis', seed=0, norm='input_max', drop=
 
 def parse_fractions(s):
     "'thesis' or 'a,b,c' -> a split-fractions argument for xrdphase.datasets."
-    return s if s in ('thesis',) else tuple(float(x) for x in str(s).split(','))
+    if s in SPLITS: return s
+    try: fr = tuple(float(x) for x in str(s).split(','))
+    except ValueError: fr = ()
+    if len(fr) != 3 or min(fr) < 0 or sum(fr) <= 0:
+        raise StoreError(f"split fractions {s!r}: give 'thesis' or three non-negative numbers a,b,c (train,val,test), e.g. 0.8,0.1,0.1")
+    return fr
 
 
 # %% ../nbs/05_datasets.ipynb #606e8251
 def info(path, fit_fraction=1.0, scan=True) -> dict:
     "Summary of store `path` (JSON-able); `scan=False` skips the pass over the rows (counts and grid fit)."
     st = open_store(path, allow_incomplete=True)
-    man = st.manifest; nbytes = sum(c['bytes'] for c in man['chunks']) + (st.path/MANIFEST).stat().st_size
+    man = st.manifest
+    nbytes = sum(c['bytes'] for c in man['chunks']) + (st.path/MANIFEST).stat().st_size
     sk = skipped(man)
     out = dict(path=str(st.path), kind=man['kind'], complete=man['complete'], n_structures=len(st), n_items=man['n_items'],
                chunks=len(man['chunks']), bytes=nbytes, bytes_per_1000=round(nbytes / max(len(st), 1) * 1000),
@@ -558,8 +653,10 @@ def info(path, fit_fraction=1.0, scan=True) -> dict:
     fit = {}
     for name, t in TASKS.items():
         if t.d_high not in ds: continue
-        e = sc['extents'][:, ds.index(t.d_high)]; g = t.get_grid()
-        nfit = int(sum(g.fits(x) for x in e)); fg = ReciprocalGrid.fit(e, fit_fraction)
+        e = sc['extents'][:, ds.index(t.d_high)]
+        g = t.get_grid()
+        nfit = int(sum(g.fits(x) for x in e))
+        fg = ReciprocalGrid.fit(e, fit_fraction)
         fit[name] = dict(grid=g.to_dict(), d_high=t.d_high, fit=nfit, fraction=round(nfit / len(e), 4),
                          fitted_grid=dict(fg.to_dict(), shape=list(fg.shape), fraction=fit_fraction))
     out['grid_fit'] = fit
@@ -577,7 +674,8 @@ def _executor_for(args):
     return None, None
 
 def _cli_simulate(args):
-    t0 = time.time(); ex, client = _executor_for(args)
+    t0 = time.time()
+    ex, client = _executor_for(args)
     try:
         spec = args.preset
         if args.source == 'molecular':
@@ -592,7 +690,8 @@ def _cli_simulate(args):
     return 0
 
 def _cli_ingest(args):
-    t0 = time.time(); ex, client = _executor_for(args)
+    t0 = time.time()
+    ex, client = _executor_for(args)
     try:
         man = ingest_cif(args.folder, args.out, d_min=args.d_min, e_method=args.e_method, cctbx_extras=args.cctbx_extras, grid=args.grid,
                          chunk_size=args.chunk_size, executor=ex, workers=args.workers, progress=not args.quiet)
@@ -603,10 +702,16 @@ def _cli_ingest(args):
                           skipped_by_category=dict(Counter(s['category'] for s in sk)), skipped_files=sk, seconds=round(time.time() - t0, 2))))
     return 0
 
+# %% ../nbs/05_datasets.ipynb #6d32ba13
 def _cli_verify(args):
     v = verify(args.store, deep=not args.fast)
     print(json.dumps(dict(store=str(args.store), **v)))
-    return 0 if v['ok'] else 1
+    if v['ok']: return 0
+    damaged = [p for p in v['problems'] if p['file'] != MANIFEST]            # not just an interrupted run
+    bad = '; '.join(f"{p['file']}: {p['problem']}" for p in v['problems'][:3]) + ('; ...' if len(v['problems']) > 3 else '')
+    hint = '; rerun the command that made the store (same options) to repair it' if damaged else ''
+    print(f"xrdphase verify: {args.store}: {len(v['problems'])} problem(s): {bad}{hint}", file=sys.stderr)
+    return ChunkError.exit_code if damaged else 1
 
 def _cli_info(args):
     print(json.dumps(info(args.store, fit_fraction=args.fit_fraction, scan=not args.no_scan)))
@@ -625,6 +730,7 @@ def _cli_grid_fit(args):
     print(json.dumps(fit_grid(args.store, args.d_high, args.fraction)))
     return 0
 
+# %% ../nbs/05_datasets.ipynb #97b61ff7
 def add_cli(sub):
     "Add the `simulate`, `ingest-cif`, `verify` and `info` sub-commands to the argparse subparsers `sub`."
     from xrdphase.crystal import PRESETS
@@ -660,11 +766,13 @@ def add_cli(sub):
     p.add_argument('--dask', default=None, help='Dask scheduler address, or local[:N]')
     p.add_argument('--quiet', action='store_true', help='no progress bar')
     p.set_defaults(func=_cli_ingest)
-    p = sub.add_parser('verify', help='check a store against its manifest (sizes, SHA-256, arrays); exit 1 naming bad chunks')
-    p.add_argument('store'); p.add_argument('--fast', action='store_true', help='sizes and checksums only')
+    p = sub.add_parser('verify', help='check a store against its manifest (sizes, SHA-256, arrays); exit status 5 naming bad chunks')
+    p.add_argument('store', help='store directory')
+    p.add_argument('--fast', action='store_true', help='sizes and checksums only')
     p.set_defaults(func=_cli_verify)
     p = sub.add_parser('info', help='summary of a store: counts, space groups, reflections per structure, grid fit')
-    p.add_argument('store'); p.add_argument('--fit-fraction', type=float, default=1.0, help='fraction for the fitted grid (default 1)')
+    p.add_argument('store', help='store directory')
+    p.add_argument('--fit-fraction', type=float, default=1.0, help='fraction for the fitted grid (default 1)')
     p.add_argument('--no-scan', action='store_true', help='manifest and metadata only (fast)')
     p.set_defaults(func=_cli_info)
     g = sub.add_parser('grid-fit', help='fit a reciprocal grid to a store: the smallest box holding a fraction of its structures')
@@ -673,10 +781,12 @@ def add_cli(sub):
     g.add_argument('--fraction', type=float, default=1.0, help='fraction of structures the box must hold (default 1)')
     g.set_defaults(func=_cli_grid_fit)
 
+# %% ../nbs/05_datasets.ipynb #d7d17856
 def main(argv=None) -> int:
     "Run this module's sub-commands alone (the `xrdphase` command calls `add_cli`)."
     import argparse
-    ap = argparse.ArgumentParser(prog='xrdphase'); add_cli(ap.add_subparsers(dest='cmd', required=True))
+    ap = argparse.ArgumentParser(prog='xrdphase')
+    add_cli(ap.add_subparsers(dest='cmd', required=True))
     a = ap.parse_args(argv)
     return a.func(a)
 
@@ -691,7 +801,8 @@ def fig_reflection_counts(quick=False, store=None):
         if store is None:
             store = Path(tmp)/'fig24'
             simulate(store, 60 if quick else 1000, 'thesis', seed=2024, chunk_size=100, workers=1 if quick else None, progress=False)
-        st = open_store(store); sc = st.scan(d, extents=False)
+        st = open_store(store)
+        sc = st.scan(d, extents=False)
         sg = np.array([str(sgtbx.space_group_info(symbol=f'Hall: {h}')) for h in st.column('space_group')])
     data = dict(d=d)
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
@@ -699,7 +810,9 @@ def fig_reflection_counts(quick=False, store=None):
         c = sc['counts'][sg == sym]
         if not len(c): continue
         mu, sd = c.mean(0), c.std(0)
-        data[f'mean_{sym.replace(" ", "")}'] = mu; data[f'sd_{sym.replace(" ", "")}'] = sd; data[f'n_{sym.replace(" ", "")}'] = np.full(len(d), len(c))
+        data[f'mean_{sym.replace(" ", "")}'] = mu
+        data[f'sd_{sym.replace(" ", "")}'] = sd
+        data[f'n_{sym.replace(" ", "")}'] = np.full(len(d), len(c))
         ax.plot(d, mu, ls, color=col, lw=2 if ls == '-' else 1.5, label=f'{lab} (random, thesis preset, n={len(c)}; ±1 sd)')
         ax.fill_between(d, mu - sd, mu + sd, color=col, alpha=0.15)
     if not quick:
@@ -708,7 +821,8 @@ def fig_reflection_counts(quick=False, store=None):
         if cod is not None:
             with tempfile.TemporaryDirectory() as tmp:
                 ingest_cif(cod, Path(tmp)/'cod', progress=False)
-                stc = open_store(Path(tmp)/'cod'); scc = stc.scan(d, extents=False)
+                stc = open_store(Path(tmp)/'cod')
+                scc = stc.scan(d, extents=False)
                 sgc = np.array([str(sgtbx.space_group_info(symbol=f'Hall: {h}')) for h in stc.column('space_group')])
             for lab, sym, col in (('P2₁', 'P 1 21 1', 'C0'), ('C2', 'C 1 2 1', 'C1')):
                 c = scc['counts'][sgc == sym]
@@ -716,9 +830,14 @@ def fig_reflection_counts(quick=False, store=None):
                     data[f'cod_mean_{sym.replace(" ", "")}'] = c.mean(0)
                     ax.plot(d, c.mean(0), ':', marker='o', markevery=5, ms=3, color=col, label=f'{lab} (COD, n={len(c)})')
     for x in (1.5, 1.2, 1.0, 0.8): ax.axvline(x, color='grey', lw=0.6, ls=':')
-    allc = sc['counts']; ix = {x: int(np.argmin(np.abs(d - x))) for x in (1.5, 1.2, 1.0, 0.8)}
-    r1 = (allc[:, ix[0.8]] / allc[:, ix[1.5]]).mean(); r2 = (allc[:, ix[1.0]] / allc[:, ix[1.2]]).mean()
+    allc = sc['counts']
+    ix = {x: int(np.argmin(np.abs(d - x))) for x in (1.5, 1.2, 1.0, 0.8)}
+    r1 = (allc[:, ix[0.8]] / allc[:, ix[1.5]]).mean()
+    r2 = (allc[:, ix[1.0]] / allc[:, ix[1.2]]).mean()
     ax.set_title(f'D1 1.5→0.8 Å: ×{r1:.1f} reflections;  D2 1.2→1.0 Å: ×{r2:.2f}', fontsize=10)
-    ax.set_xlim(d[0], d[-1]); ax.set_xlabel('resolution d_min (Å)'); ax.set_ylabel('mean number of unique reflections')
-    ax.legend(fontsize=8); fig.tight_layout()
+    ax.set_xlim(d[0], d[-1])
+    ax.set_xlabel('resolution d_min (Å)')
+    ax.set_ylabel('mean number of unique reflections')
+    ax.legend(fontsize=8)
+    fig.tight_layout()
     return fig, data

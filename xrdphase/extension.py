@@ -118,6 +118,12 @@ def _solve_cmd(args) -> int:
         ev = evaluate(sol, ref)
         out.update(solved=bool(ev['solved']), matched_fraction=round(ev['matched_fraction'], 4), rms=ev['rms'],
                    phase_error=None if ev['phase_error'] is None else round(ev['phase_error'], 2), n_ref=ev['n_ref'])
+    if args.out and sol.chosen >= 0:
+        from .files import write_solution
+        w = write_solution(sol, args.out, Path(args.cif or args.hkl).stem, reference=ref)
+        out['files'] = w.pop('files')
+        if w: out['reference_match'] = w
+    elif args.out: out['files'] = None                   # no phase transition: no map, nothing written
     print(json.dumps(out))
     return 0
 
@@ -149,6 +155,7 @@ def add_cli(sub):
     p.add_argument('--normalisation', choices=NORMALISATIONS, default='E', help='amplitudes charge flipping works on (default E)')
     p.add_argument('--seed', type=int, default=0, help='seed of the random starting phases (default 0)')
     p.add_argument('--max-runs', type=int, default=4, help='seeded restarts when no phase transition occurs (default 4)')
+    p.add_argument('--out', metavar='DIR', help='write the solution into DIR: STEM.res (peaks as atoms), STEM.cif, STEM.ccp4 (map), STEM.png')
     def run(a):
         if a.hkl and not a.ins: p.error('--hkl needs --ins')
         return _solve_cmd(a)

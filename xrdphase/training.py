@@ -266,7 +266,14 @@ def _start_log(out, cfg, start) -> Path:
     log = out / 'metrics.jsonl'
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / 'config.json', json.dumps(asdict(cfg), indent=1))
-    keep = [l for l in (log.read_text().splitlines() if log.exists() else []) if l.strip() and json.loads(l)['epoch'] < start]
+    lines, keep = log.read_text().splitlines() if log.exists() else [], []
+    for i, line in enumerate(lines):
+        if not line.strip(): continue
+        try: rec = json.loads(line)
+        except json.JSONDecodeError:
+            if i == len(lines) - 1: break                      # torn by a kill mid-write: that epoch runs again
+            raise TrainError(f"{log}:{i + 1}: not a JSON line; fix or remove it") from None
+        if rec['epoch'] < start: keep.append(line)
     atomic_write_text(log, ''.join(l + '\n' for l in keep))
     return log
 
@@ -366,8 +373,8 @@ def train(cfg,               # a `TrainConfig` or its dict
         rec.update(seconds=round(time.time() - t0, 3), world_size=world, best_epoch=early['best_epoch'])
         if rank == 0:
             if improved: save_weights(model, r['out'] / 'best.pt', meta=dict(epoch=epoch, val_loss=v))
+            with open(r['log'], 'a') as f: f.write(json.dumps(rec) + '\n')      # before the checkpoint: a kill between them reruns the epoch
             save_checkpoint(r['ck_path'], model, r['opt'], r['sched'], r['scaler'], epoch, cfg, early, world)
-            with open(r['log'], 'a') as f: f.write(json.dumps(rec) + '\n')
             if cfg.progress: print(json.dumps(rec), flush=True)
         if on_epoch_end is not None: on_epoch_end(epoch, rec)
     summary = dict(out=str(r['out']), epochs_run=epoch + 1 - r['start'], last_epoch=epoch, best_epoch=early['best_epoch'], best_val_loss=early['best'],
