@@ -8,6 +8,8 @@ Stores (git-ignored data/, made first if missing):
   xrdphase ingest-cif ../shared/cod --out data/cod
   xrdphase ingest-cif data/empty --out data/extras --cctbx-extras
 Usage: python reference/make_reference.py [--tasks d2,d1] [--archs unet,fft_unet,transformer] [--quick]
+  Issue 14's transformer with absence tokens (D2 only):
+  OMP_NUM_THREADS=1 nice -n 10 python reference/make_reference.py --tasks d2 --archs transformer_abs
 """
 import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
 import argparse, json, shutil, subprocess, sys, time
@@ -26,17 +28,25 @@ DATA = ROOT / 'data'
 SYN_FR, COD_FR = '0.8,0.1,0.1', '0.5,0.1,0.4'
 N_SYN_TEST = 200
 
+TRANSFORMER_ABS_TRAIN, TRANSFORMER_ABS_EPOCHS = 2400, 1
+
 # per (task, arch): pretraining budget chosen from measured CPU speed so each model gets ~3-4 minutes (1 thread)
 MODELS = {'unet': dict(arch='unet', size='small'), 'fft_unet': dict(arch='fft_unet', size='small'),
           'transformer': dict(arch='transformer', size='small', tokens='reflections', attn_dropout=0.0),
           # not a thesis model: the UNet given the Wilson extrapolation as an input channel, predicting a correction to it
-          'unet_wilson': dict(arch='unet', size='small', features=['input', 'known', 'new', 's', 'wilson'], residual=True)}
+          'unet_wilson': dict(arch='unet', size='small', features=['input', 'known', 'new', 's', 'wilson'], residual=True),
+          # the thesis' attention question (fig. 3.5, issue 14): systematic absences are tokens with a type of their own
+          # (never in the loss, which covers the new reflections only), so the blocks can link them or ignore them
+          'transformer_abs': dict(arch='transformer', size='small', tokens='sphere', features=['input', 'known', 'new', 'absent', 's'],
+                                  attn_dropout=0.0)}
 PRE = {'d2': {'unet': dict(max_train=2000, epochs=2, lr=3e-3), 'fft_unet': dict(max_train=1500, epochs=2, lr=3e-3),
-              'transformer': dict(max_train=800, epochs=1, lr=1e-3), 'unet_wilson': dict(max_train=2000, epochs=2, lr=1e-3)},
+              'transformer': dict(max_train=800, epochs=1, lr=1e-3), 'unet_wilson': dict(max_train=2000, epochs=2, lr=1e-3),
+              # sized for ONE shared CPU core, <= 45 min with fine-tuning and evaluation (issue 14; measured in metrics.json)
+              'transformer_abs': dict(max_train=TRANSFORMER_ABS_TRAIN, epochs=TRANSFORMER_ABS_EPOCHS, lr=1e-3)},
        'd1': {'unet': dict(max_train=1100, epochs=2, lr=3e-3), 'fft_unet': dict(max_train=650, epochs=2, lr=3e-3),
               'transformer': dict(max_train=200, epochs=1, lr=1e-3), 'unet_wilson': dict(max_train=1100, epochs=2, lr=1e-3)}}
 FT = {'unet': dict(epochs=8, lr=3e-4), 'fft_unet': dict(epochs=8, lr=3e-4), 'transformer': dict(epochs=3, lr=1e-4),
-      'unet_wilson': dict(epochs=8, lr=1e-4)}
+      'unet_wilson': dict(epochs=8, lr=1e-4), 'transformer_abs': dict(epochs=3, lr=1e-4)}
 
 
 def make_stores():
@@ -82,6 +92,7 @@ def main(argv=None):
                 res.setdefault(where, {}).update({k: dict(v, n=r['n']) for k, v in r['baselines'].items()})
         for arch in a.archs.split(','):
             mk = dict(MODELS[arch]); mcfg = model_config(mk.pop('arch'), mk.pop('size'), task, **mk)
+            if arch not in PRE[task]: raise SystemExit(f"make_reference: no pretraining budget for {arch} on {task} (PRE[{task!r}] has {sorted(PRE[task])})")
             pre = dict(PRE[task][arch])
             if a.quick: pre.update(max_train=8, epochs=1)
             key = f'{task}_{arch}'

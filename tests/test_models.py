@@ -131,3 +131,20 @@ def test_wilson_feature_and_residual(b2):
             m.head.weight.zero_(); m.head.bias.zero_()
             y = m(b2)
         assert torch.allclose(y[~b2['outside']], wilson_fill(b2)[~b2['outside']], atol=1e-6)
+
+
+def test_box_and_absence_tokens(b2):
+    "tokens='box' gives every voxel a token and outside voxels a type of their own; absences are never in the 'new' loss."
+    from xrdphase.training import loss_fn
+    idx, keep, _ = tokenize(b2, 'box')
+    assert keep.sum(1).tolist() == [GRIDS['d2'].size] * 3
+    with pytest.raises(ModelError, match='tokens'): XRD_Transformer('d2', tokens='voxels')
+    torch.manual_seed(4)
+    m = XRD_Transformer('d2', d_model=24, n_heads=2, n_blocks=1, tokens='box', features=('input', 'known', 'new', 'absent')).eval()
+    assert m.types.num_embeddings == 5 and XRD_Transformer('d2', d_model=24, n_heads=2, n_blocks=1).types.num_embeddings == 4
+    with torch.no_grad(): y, moved = m(b2), m(dict(b2, outside=b2['outside'].roll(1, dims=-1)))
+    assert not torch.allclose(y, moved)
+    s = XRD_Transformer('d2', d_model=24, n_heads=2, n_blocks=1, tokens='sphere', features=('input', 'known', 'new', 'absent'))
+    pred = s(b2)
+    g, = torch.autograd.grad(loss_fn(pred, b2, 'new'), pred)
+    assert (g[b2['absent']] == 0).all() and (g[b2['new']] != 0).any()

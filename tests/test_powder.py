@@ -49,3 +49,23 @@ def test_cli_wiring(tmp_path):
     a = ap.parse_args(['powder', '--n', '2', '--out', str(tmp_path/'c.npz'), '--seed', '3', '--quiet'])
     assert a.func(a) == 0
     assert P.load_batch(tmp_path/'c.npz')['counts'].shape == (2, 4351)
+
+
+def test_gaussian_width_units_match_gsas2():
+    """σ² = U tan²θ + V tanθ + W + Z/cos²θ in centidegrees² (GSAS manual; GSAS-II GSASIIpwd.getWidthsCW / getgamFW):
+    FWHM_G = √(8 ln 2 σ²) / 100 degrees; the thesis' divisor 1083 is a digit swap of 10⁴ / (8 ln 2) ≈ 1803."""
+    import math
+    assert abs(P.GSAS_GAUSS_DIV - 1803.4) < 0.05
+    for two_theta, kw in [(20.0, dict(W=5.0)), (75.0, dict(U=30.0, V=-6.0, W=4.0)), (130.0, dict(U=12.0, W=2.0, Z=4.0))]:
+        th = math.radians(two_theta / 2)
+        sig2 = kw.get('U', 0) * math.tan(th)**2 + kw.get('V', 0) * math.tan(th) + kw.get('W', 0) + kw.get('Z', 0) / math.cos(th)**2
+        fwhm_g, fwhm_l = P.Profile(**kw).widths(two_theta)
+        assert abs(float(fwhm_g) - math.sqrt(8 * math.log(2) * sig2) / 100) < 1e-12 and fwhm_l == 0
+
+
+def test_lorentzian_is_tchz_order():
+    "Γ_L = (X tanθ + Y / cosθ) / 100: FullProf / TOPAS TCHZ order (GSAS writes X / cosθ + Y tanθ)."
+    import math
+    th = math.radians(70.0 / 2)
+    assert abs(float(P.Profile(X=3.0).widths(70.0)[1]) - 0.03 * math.tan(th)) < 1e-12
+    assert abs(float(P.Profile(Y=3.0).widths(70.0)[1]) - 0.03 / math.cos(th)) < 1e-12

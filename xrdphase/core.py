@@ -104,7 +104,7 @@ def _jsonable(o):
 
 # %% ../nbs/00_core.ipynb #b67272f7
 def save_figure(fig, data, name:str, out_dir='figures', dpi=120) -> list[Path]:
-    "Write `fig` as `out_dir/name.png` and `data` as CSV (columns) or JSON, atomically; return the paths."
+    "Write `fig` as `out_dir/name.png`, `data` as CSV (columns) or JSON, and a table's `data.markdown` as .md, atomically; return the paths."
     import csv
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -120,6 +120,7 @@ def save_figure(fig, data, name:str, out_dir='figures', dpi=120) -> list[Path]:
         paths.append(atomic_write_text(out/f'{name}.csv', buf.getvalue()))
     else:
         paths.append(atomic_write_text(out/f'{name}.json', json.dumps(_jsonable(data), indent=1)))
+    if getattr(data, 'markdown', None): paths.append(atomic_write_text(out/f'{name}.md', data.markdown))   # tables: Markdown too
     return paths
 
 # %% ../nbs/00_core.ipynb #b5e96da2

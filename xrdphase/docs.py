@@ -106,6 +106,7 @@ def run_here(src, # the notebook to run
 def execute_notebook(src, dest, root=None, flags=(), timeout:int=1800) -> tuple:
     "Run notebook `src` in a fresh interpreter (cwd: its folder; `root`'s package first on the path), stamp its code key into `dest`: (ok, seconds, error tail)."
     root, t0 = Path(root or PROJECT_ROOT), time.time()
+    src, dest = Path(src).resolve(), Path(dest).resolve()          # the child runs in the notebook's folder
     env = {**os.environ, 'PYTHONPATH': os.pathsep.join([str(root), os.environ.get('PYTHONPATH', '')]).rstrip(os.pathsep)}
     code = f'import sys; from xrdphase.docs import run_here; sys.exit(0 if run_here({str(src)!r}, {str(dest)!r}, {tuple(flags)!r}) else 1)'
     try: r = subprocess.run([sys.executable, '-c', code], cwd=Path(src).parent, env=env, capture_output=True, text=True, timeout=timeout)
