@@ -17,7 +17,7 @@ Time: about 2 s per solve on one core; the default (48 real + 200 generated stru
 about 3 hours on one core, half with --workers 2. --quick: 4 real + 3 generated structures, a few minutes.
 """
 import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
-import argparse, datetime, json, sys, time
+import argparse, dataclasses, datetime, json, sys, time
 from pathlib import Path
 from xrdphase.core import atomic_write_text
 from xrdphase import benchmark as B
@@ -29,16 +29,17 @@ REFERENCE_MODELS = [(f'{label} ({how})', str(W / f'd2_{arch}_{stage}.pt'), None 
                     for stage, how in (('pre', 'random-atom pretrained'), ('ft', 'COD fine-tuned'))]
 
 
-def conditions(a) -> list:
-    "The benchmark's conditions from the command line."
-    models = REFERENCE_MODELS if a.reference_models else []
+def conditions(a, group:str) -> list:
+    "The conditions of one group from the command line: for each --solver, the standard rows, the models, the methods."
+    names = a.model + (a.generated_model if group == 'generated' else [])
+    models = [m for m in REFERENCE_MODELS if (a.reference_models and group == 'real') or m[0] in names]
     models += [(w.split('=', 1)[0], w.split('=', 1)[1], None) for w in a.weights]
-    conds = B.standard_conditions(a.d_low, a.d_high, models, a.cliff)
-    conds += [B.Condition(m, a.d_high, a.d_low, m) for m in a.method]
-    for d in a.from_d:
-        conds += [B.Condition(f'Wilson fill from {d:.1f} Å', a.d_high, d, 'wilson')]
-        conds += [B.Condition(f'{m} from {d:.1f} Å', a.d_high, d, m) for m in a.method]
-    return conds
+    out = []
+    for solver in a.solver:
+        methods = [tuple(m.split('=', 1)) if '=' in m else m for m in a.method] if solver == 'fixed' else []
+        out += B.standard_conditions(a.d_low, a.d_high, models if solver in a.models_with else [], a.cliff if solver == 'smtbx' else a.cliff_fixed,
+                                     methods, a.from_d, solver)
+    return out
 
 
 def main(argv=None):
@@ -47,10 +48,15 @@ def main(argv=None):
     ap.add_argument('--n-generated', type=int, default=200, help='generated molecular crystals (default 200)')
     ap.add_argument('--d-low', type=float, default=1.2); ap.add_argument('--d-high', type=float, default=1.0)
     ap.add_argument('--cliff', type=float, nargs='*', default=[0.8, 1.5, 2.0], help='true data at these resolutions too')
-    ap.add_argument('--method', action='append', default=[], help='an extension method of xrdphase.extension (repeatable)')
+    ap.add_argument('--method', action='append', default=[], help="an extension method of xrdphase.extension, or NAME=METHOD (repeatable; with the fixed solver)")
     ap.add_argument('--from-d', type=float, action='append', default=[], help='also extend data from this resolution (repeatable)')
     ap.add_argument('--weights', action='append', default=[], metavar='NAME=PATH', help='a grid model to extend with (repeatable)')
     ap.add_argument('--reference-models', action='store_true', help='the eight committed D2 grid models (pretrained and fine-tuned)')
+    ap.add_argument('--model', action='append', default=[], help='one of the committed D2 grid models by its row name (repeatable)')
+    ap.add_argument('--generated-model', action='append', default=[], help='a committed model for the generated group only (--reference-models: real group only)')
+    ap.add_argument('--solver', action='append', default=None, choices=sorted(B.SOLVERS), help="charge-flipping settings: 'smtbx' (its skewness detector, 4 runs) and/or 'fixed' (600 cycles per attempt, 8 runs); default both")
+    ap.add_argument('--models-with', action='append', default=None, help="solvers the model rows run with (default: smtbx)")
+    ap.add_argument('--cliff-fixed', type=float, nargs='*', default=[1.5], help='true data at these resolutions with the fixed solver')
     ap.add_argument('--max-runs', type=int, default=4, help='seeded charge-flipping runs per case (default 4)')
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--workers', type=int, default=1, help='processes (at most 2 on the shared machine)')
@@ -58,6 +64,7 @@ def main(argv=None):
     ap.add_argument('--update-reference', action='store_true', help='write reference/phasing_benchmark.json and reference/phasing_cases.jsonl')
     ap.add_argument('--quick', action='store_true', help='4 real + 3 generated structures, 2 runs each (a smoke test)')
     a = ap.parse_args(argv)
+    a.solver, a.models_with = a.solver or ['smtbx', 'fixed'], a.models_with or ['smtbx']
     if a.workers > 2: ap.error('--workers: at most 2 on the shared machine')
     groups = a.groups.split(',')
     cases, failed = [], []
@@ -66,21 +73,23 @@ def main(argv=None):
         gen, failed = B.generated_cases(3 if a.quick else a.n_generated)
         cases += gen
     max_runs = 2 if a.quick else a.max_runs
-    conds = conditions(a)
+    conds = {g: conditions(a, g) for g in groups}
     out = Path(a.out)
-    print(f"{len(cases)} structures ({', '.join(f'{g}: {sum(c.group == g for c in cases)}' for g in groups)}), "
-          f"{len(failed)} generated structures failed; conditions: {[c.name for c in conds]}", file=sys.stderr)
+    print(f"{len(cases)} structures ({', '.join(f'{g}: {sum(c.group == g for c in cases)}' for g in groups)}), {len(failed)} generated "
+          f"structures failed; conditions: " + '; '.join(f"{g}: {[c.name for c in conds[g]]}" for g in groups), file=sys.stderr)
     t0 = time.perf_counter()
-    rows = B.run_benchmark(cases, conds, out / 'cases.jsonl', a.seed, max_runs, a.workers)
+    rows = [r for g in groups for r in B.run_benchmark([c for c in cases if c.group == g], conds[g], out / 'cases.jsonl', a.seed, max_runs, a.workers)]
     seen = {k: f() for k, f in B.SEEN.items()}
-    baselines = ('Wilson fill', f'{a.d_low:.1f} Å only')
+    baselines = ('Wilson fill', f'{a.d_low:.1f} Å only', 'Wilson fill [600 cycles]', f'{a.d_low:.1f} Å only [600 cycles]')
+    table = {g: B.summarise_benchmark([r for r in rows if r['group'] == g], conds[g], seen, baselines)[g] for g in groups}
     summary = dict(bench='phasing', version=B.VERSION, date=datetime.date.today().isoformat(), command=' '.join(['python', 'bench/phasing.py'] + (argv or sys.argv[1:])),
-                   d_low=a.d_low, d_high=a.d_high, max_runs=max_runs, seed=a.seed, baselines=baselines,
+                   d_low=a.d_low, d_high=a.d_high, max_runs=max_runs, seed=a.seed, baselines=baselines, solvers=B.SOLVERS,
                    n={g: sum(c.group == g for c in cases) for g in groups}, generated_failed=failed, seen={k: sorted(v) for k, v in seen.items()},
-                   conditions=[dict(name=c.name, d=c.d, d_low=c.d_low, method=c.method, seen=c.seen) for c in conds],
-                   table=B.summarise_benchmark(rows, conds, seen, baselines), wall_seconds=round(time.perf_counter() - t0, 1))
-    for g, tab in summary['table'].items():
-        print(f"\n## {g} (n = {summary['n'][g]})\n\n" + B.benchmark_table(tab, baselines))
+                   conditions={g: [dataclasses.asdict(c) for c in conds[g]] for g in groups}, table=table, wall_seconds=round(time.perf_counter() - t0, 1))
+    for g, tab in table.items():
+        for tag, base in (('', baselines[:2]), (' [600 cycles]', baselines[2:])):
+            part = {k: v for k, v in tab.items() if ('[600 cycles]' in k) == bool(tag)}
+            if part: print(f"\n## {g} (n = {summary['n'][g]}){tag}\n\n" + B.benchmark_table(part, base))
     atomic_write_text(out / 'summary.json', json.dumps(summary, indent=1))
     if a.update_reference:
         atomic_write_text(ROOT / 'reference' / 'phasing_benchmark.json', json.dumps(summary, indent=1))

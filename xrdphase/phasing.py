@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['NORMALISATIONS', 'as_amplitudes', 'quasi_normalisations', 'e_normalisations', 'content_for', 'CountingFlipper',
-           'Solving', 'flip_run', 'peak_search', 'peak_model_r1', 'fft_map', 'Solution', 'add_candidates',
+           'Solving', 'flip_run', 'peak_search', 'peak_model', 'peak_model_r1', 'fft_map', 'Solution', 'add_candidates',
            'expected_peaks', 'solve', 'solution_from_p1']
 
 # %% ../nbs/08_phasing.ipynb #4e923be8
@@ -50,32 +50,41 @@ NORMALISATIONS = ('E', 'quasi', 'F')
 def _shells(n, per_shell):
     return max(3, min(20, n // per_shell))
 
-def quasi_normalisations(f_obs, per_shell=200):
+def quasi_normalisations(f_obs,          # amplitudes to normalise (cctbx array)
+                         per_shell:int=200, # reflections per equal-count shell
+                         fit_on=None,       # the amplitudes the shell means come from (default `f_obs`)
+                        ):
     "Miller array of √(ε⟨|F|²/ε⟩) from equal-count shells interpolated in d*²; safe for weak or sparse data."
-    ds2 = f_obs.d_star_sq().data().as_numpy_array()
-    eps = f_obs.epsilons().data().as_numpy_array().astype(float)
-    f2e = f_obs.data().as_numpy_array() ** 2 / eps
+    fit = f_obs if fit_on is None else fit_on
+    ds2 = fit.d_star_sq().data().as_numpy_array()
+    f2e = fit.data().as_numpy_array() ** 2 / fit.epsilons().data().as_numpy_array().astype(float)
     order = np.argsort(ds2, kind='stable')
     shells = np.array_split(order, max(1, len(order) // per_shell))
     x = np.array([ds2[s].mean() for s in shells])
     y = np.array([f2e[s].mean() for s in shells])
     y = np.maximum(y, 1e-6 * max(y.max(), 1e-300))
-    return f_obs.array(data=flex.double(np.sqrt(eps * np.interp(ds2, x, y))))
+    eps = f_obs.epsilons().data().as_numpy_array().astype(float)
+    return f_obs.array(data=flex.double(np.sqrt(eps * np.interp(f_obs.d_star_sq().data().as_numpy_array(), x, y))))
 
-def e_normalisations(f_obs, content, per_shell=100):
+def e_normalisations(f_obs,           # amplitudes to normalise (cctbx array)
+                     content:dict,    # unit-cell content without H
+                     per_shell:int=100, # reflections per equal-count shell of the Wilson plot
+                     fit_on=None,     # the amplitudes the Wilson plot is fitted to (default `f_obs`)
+                    ):
     "Miller array of the E normalisations √(ε Σf² K exp(−2Bs²)) (cctbx), with a Wilson plot on equal-count shells."
     from cctbx import statistics
-    f = f_obs.select(f_obs.data() > 0)
+    fit = f_obs if fit_on is None else fit_on
+    f = fit.select(fit.data() > 0)
     f.setup_binner_counting_sorted(reflections_per_bin=max(5, f.size() // _shells(f.size(), per_shell)))
     wp = statistics.wilson_plot(f, content)
     return f_obs.amplitude_normalisations(content, wp)
 
-def _e_or_quasi(f_obs, content, fell_back):
+def _e_or_quasi(f_obs, content, fell_back, fit_on=None):
     "E normalisations, or quasi-E where the Wilson plot cannot be fitted (very few reflections); notes the fallback."
-    try: return e_normalisations(f_obs, content)
+    try: return e_normalisations(f_obs, content, fit_on=fit_on)
     except (AssertionError, RuntimeError):
         fell_back.append(True)
-        return quasi_normalisations(f_obs)
+        return quasi_normalisations(f_obs, fit_on=fit_on)
 
 def content_for(content, # dict element -> atoms per cell, a structure, a CifStructure, or None
                 rec:Reflections) -> dict:
@@ -145,13 +154,22 @@ def peak_search(fft_map, # a cctbx fft map
     pk = fft_map.peak_search(pars, verify_symmetry=False).all()
     return np.array(pk.sites()).reshape(-1, 3), np.array(pk.heights())
 
-def peak_model_r1(f_obs, sites, heights) -> float:
-    "R1 of |F_obs| against carbon atoms at the peaks (occupancy ~ height): a figure of merit needing no reference."
-    if len(sites) == 0: return 1.0
-    occ = np.clip(heights / max(np.median(heights), 1e-12), 0.2, 10.0)
-    scs = flex.xray_scatterer([xray.scatterer(label=f"Q{i}", site=tuple(s), u=0.04, occupancy=float(o), scattering_type='C')
+def peak_model(sites,                  # (n, 3) fractional peak positions
+               heights,                # (n,) peak heights
+               symmetry,               # cctbx crystal.symmetry
+               u_iso:float=0.04,       # isotropic U of every model atom, Å²
+               occupancy=(0.2, 10.0),  # clip range of the occupancy = height / median height
+              ):
+    "Carbon atoms at the peaks, occupancy from the peak height: a model that needs no chemistry."
+    occ = np.clip(heights / max(np.median(heights), 1e-12), *occupancy)
+    scs = flex.xray_scatterer([xray.scatterer(label=f"Q{i}", site=tuple(s), u=u_iso, occupancy=float(o), scattering_type='C')
                                for i, (s, o) in enumerate(zip(sites, occ))])
-    model = xray.structure(crystal.special_position_settings(f_obs.crystal_symmetry(), min_distance_sym_equiv=0.5), scatterers=scs)
+    return xray.structure(crystal.special_position_settings(symmetry, min_distance_sym_equiv=0.5), scatterers=scs)
+
+def peak_model_r1(f_obs, sites, heights) -> float:
+    "R1 of |F_obs| against the peak model (scaled): a figure of merit needing no reference."
+    if len(sites) == 0: return 1.0
+    model = peak_model(sites, heights, f_obs.crystal_symmetry())
     fc = f_obs.structure_factors_from_scatterers(model, algorithm='direct').f_calc().amplitudes().data().as_numpy_array()
     fo = f_obs.data().as_numpy_array()
     k = (fo * fc).sum() / max((fc * fc).sum(), 1e-30)
@@ -174,7 +192,7 @@ class Solution:
     seed: int
     normalisation: str
     n_peaks: int
-    candidates: list = field(default_factory=list)   # dicts: phases, cc, shift, peaks, heights, r1_peaks
+    candidates: list = field(default_factory=list)   # dicts: phases, cc, shift, peaks, heights, r1_peaks (and `f`: extended |F|)
     chosen: int = -1
 
     @property
@@ -184,10 +202,12 @@ class Solution:
     @property
     def r1_peaks(self): return None if self.chosen < 0 else self.candidates[self.chosen]['r1_peaks']
     def map_coefficients(self, i=None) -> miller.array:
-        "|F_obs| exp(i phi) of candidate `i` (default: the chosen one) as a cctbx complex array."
+        "|F| exp(i phi) of candidate `i` (default: the chosen one) as a cctbx complex array; |F| its own where it extended the data."
         i = self.chosen if i is None else i
         if i < 0: raise ValueError("Solution: no candidate (no phase transition)")
-        return self.rec.miller_array('f').phase_transfer(flex.double(self.candidates[i]['phases']), deg=True)
+        c = self.candidates[i]
+        f = self.rec.miller_array('f') if 'f' not in c else self.rec.miller_array('f').customized_copy(data=flex.double(c['f']))
+        return f.phase_transfer(flex.double(c['phases']), deg=True)
     def fft_map(self, i=None, resolution_factor=1/3): return fft_map(self.map_coefficients(i), resolution_factor)
     def density(self, i=None, resolution_factor=1/3) -> np.ndarray:
         "The electron density (e/A^3, F000 omitted) on the unit-cell grid, numpy (fractional axes a, b, c)."
@@ -248,6 +268,12 @@ def solve(data,                      # amplitudes: a `Reflections` record or a c
           max_candidates:int=8,      # candidate origins scored per run
           accept_r1:float|None=0.4,  # stop once a run's peak-model R1 is this good (None: run all `max_runs`)
           fixed_cycles:int|None=None, # run this many cycles per attempt instead of smtbx's skewness detector
+          measured=None,             # rows of `data` that are measured (default all): the rest float (`08c_extension`)
+          flipper=None,              # f() -> a `CountingFlipper` for each run (default: weak-reflection-improved)
+          normalisations_for=None,   # f(f_obs_p1) -> normalisations, replacing `normalisation`'s
+          start=None,                # f(f_obs_p1, random phases) -> starting phases (None: random)
+          first_run:int=0,           # number of the first run (its seed): to continue a series run by run
+          on_run=None,               # f(trial Solution, flipper) -> Solution, after each run's blind scoring
          ) -> Solution:
     "Charge flipping (smtbx, weak-reflection-improved) with seeded restarts and a blind choice among candidate origins."
     t0 = time.perf_counter()
@@ -255,20 +281,25 @@ def solve(data,                      # amplitudes: a `Reflections` record or a c
     rec = as_amplitudes(data, d_min)
     if len(rec) < 10: raise ValueError(f"solve: only {len(rec)} reflections; charge flipping needs data")
     n_pk, f_obs, fell_back = expected_peaks(rec, content, n_peaks), rec.miller_array('f'), []
-    norms = _normalisations(normalisation, content_for(content, rec), fell_back)
+    scored = rec if measured is None else rec.select(np.asarray(measured, bool))      # origin search and blind scoring
+    f_scored = scored.miller_array('f')
+    norms = normalisations_for or _normalisations(normalisation, content_for(content, rec), fell_back)
+    make = flipper or (lambda: CountingFlipper(delta=None, delta_varphi=delta_phi, weak_reflection_fraction=weak_fraction))
     cycles, best = 0, None
-    for run in range(max_runs):
-        flip = CountingFlipper(delta=None, delta_varphi=delta_phi, weak_reflection_fraction=weak_fraction)
-        sols = flip_run(flip, f_obs, np.random.default_rng(derive_seed(seed, run)), norms, max_cycles, fixed_cycles)
+    for run in range(first_run, first_run + max_runs):
+        flip = make()
+        sols = flip_run(flip, f_obs, np.random.default_rng(derive_seed(seed, run)), norms, max_cycles, fixed_cycles, start=start,
+                        origin_data=None if measured is None else f_scored)
         cycles += flip.cycles
         if not sols: continue
-        trial = add_candidates(Solution(rec=replace(rec, phi=None), phase_transition=True, seconds=0.0, cycles=0, runs=0, seed=seed,
-                                        normalisation=normalisation, n_peaks=n_pk), f_obs, sols, max_candidates)
+        trial = add_candidates(Solution(rec=replace(scored, phi=None), phase_transition=True, seconds=0.0, cycles=0, runs=0, seed=seed,
+                                        normalisation=normalisation, n_peaks=n_pk), f_scored, sols, max_candidates)
+        if on_run is not None: trial = on_run(trial, flip)
         if best is None or trial.r1_peaks < best.r1_peaks: best = trial
         if accept_r1 is None or best.r1_peaks <= accept_r1: break     # else: a false transition; try the next seed
-    sol = best or Solution(rec=replace(rec, phi=None), phase_transition=False, seconds=0.0, cycles=0, runs=0, seed=seed,
+    sol = best or Solution(rec=replace(scored, phi=None), phase_transition=False, seconds=0.0, cycles=0, runs=0, seed=seed,
                            normalisation=normalisation, n_peaks=n_pk)
-    sol.cycles, sol.runs = cycles, run + 1
+    sol.cycles, sol.runs = cycles, run + 1 - first_run
     sol.normalisation = normalisation + (' (quasi: Wilson plot failed)' if fell_back else '')
     sol.seconds = time.perf_counter() - t0
     return sol
