@@ -7,7 +7,7 @@ from xrdphase.diffraction import reflections
 from xrdphase.grid import make_sample
 from xrdphase.teaching import fourier_map, map_correlation
 from xrdphase.teaching_3d import (KINDS, reciprocal_points, reciprocal_plotly, load_cod_box_drops, density_panels, density_plotly,
-                                  register_extension, EXTENSIONS, load_cliff, cliff_summary, cliff_plotly)
+                                  EXTENSIONS, load_cliff, cliff_summary, cliff_plotly)
 
 @pytest.fixture(scope='module')
 def suc(): return sucrose().xs
@@ -36,18 +36,16 @@ def test_committed_cod_counts(cod):
 def test_density_panels_and_the_extension_hook(suc):
     d = density_panels(suc)
     c = d['corr']
-    assert list(c)[:3] == ['true 1.0 Å', 'data to 1.2 Å', 'Wilson fill to 1.0 Å']
-    assert abs(c['true 1.0 Å'] - 1) < 1e-9 and c['data to 1.2 Å'] < c['Wilson fill to 1.0 Å'] < 1
-    @register_extension('zero fill (test)')
-    def zero(rec_low, d_high):
-        ext = EXTENSIONS['Wilson fill'](rec_low, d_high)
+    assert list(c) == ['true 1.0 Å', 'data to 1.2 Å'] + [f'{k} to 1.0 Å' for k in EXTENSIONS]
+    assert abs(c['true 1.0 Å'] - 1) < 1e-9 and c['data to 1.2 Å'] < c['Wilson fill to 1.0 Å'] < c['dual-space (float+recycle) to 1.0 Å'] < 1
+    def zero(rec_low, d_high):                                         # any function is a panel too
+        from xrdphase.extension import extend
+        ext = extend(rec_low, d_high, 'wilson')
         ext.f = np.where(ext.d < rec_low.d.min() - 1e-6, 0.0, ext.f)
         return ext
-    try:
-        d2 = density_panels(suc, methods=['zero fill (test)'])
-        assert abs(d2['corr']['zero fill (test) to 1.0 Å'] - c['data to 1.2 Å']) < 1e-6     # zero-filled = truncated
-    finally: EXTENSIONS.pop('zero fill (test)')
-    with pytest.raises(ValueError, match='unknown extension'): density_panels(suc, methods=['nope'])
+    d2 = density_panels(suc, methods={'zero fill (test)': zero})
+    assert abs(d2['corr']['zero fill (test) to 1.0 Å'] - c['data to 1.2 Å']) < 1e-6     # zero-filled = truncated
+    with pytest.raises(ValueError, match='method'): density_panels(suc, methods={'nope': 'nope'})
 
 def test_committed_cliff(suc):
     res, maps = load_cliff()
@@ -65,7 +63,7 @@ def test_plotly_figures_have_the_expected_traces(suc):
     f = reciprocal_plotly(pts)
     assert [t.type for t in f.data] == ['scatter3d'] * 4 + ['surface'] * 2 + ['scatter3d']
     assert [len(t.x) for t in f.data[:4]] == [pts['counts'][k] for k in KINDS]
-    d = density_panels(suc, methods=['Wilson fill'])
+    d = density_panels(suc, methods={'Wilson fill': 'wilson'})
     f = density_plotly(d, suc)
     assert [t.type for t in f.data] == ['mesh3d', 'scatter3d', 'scatter3d'] * 3 and all(len(t.i) > 100 for t in f.data[::3])
     res, maps = load_cliff()

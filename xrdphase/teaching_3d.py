@@ -4,9 +4,8 @@
 
 # %% auto #0
 __all__ = ['KINDS', 'KIND_STYLE', 'EXTENSIONS', 'CLIFF_D_MINS', 'reciprocal_points', 'reciprocal_plotly', 'cod_box_drops',
-           'load_cod_box_drops', 'register_extension', 'wilson_extension', 'density_panels', 'bonds_trace',
-           'density_plotly', 'aligned_map', 'cliff_series', 'load_cliff', 'cliff_summary', 'cliff_plotly',
-           'fig_reciprocal', 'fig_density', 'fig_cliff']
+           'load_cod_box_drops', 'density_panels', 'bonds_trace', 'density_plotly', 'aligned_map', 'cliff_series',
+           'load_cliff', 'cliff_summary', 'cliff_plotly', 'fig_reciprocal', 'fig_density', 'fig_cliff']
 
 # %% ../nbs/10b_teaching_3d.ipynb #740a8da9
 import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
@@ -125,20 +124,13 @@ def load_cod_box_drops(recompute:bool=False) -> dict:
     return json.loads(p.read_text())
 
 # %% ../nbs/10b_teaching_3d.ipynb #c75ac7af
-EXTENSIONS = {}
+EXTENSIONS = {'Wilson fill': 'wilson', 'dual-space (float+recycle)': 'float+recycle'}   # panel name: method of `extension.extend`
 
-def register_extension(name:str):
-    "Decorator: register `f(rec_low, d_high) -> Reflections` (|F| to d_high) as an extension shown by `density_panels`."
-    def deco(f):
-        EXTENSIONS[name] = f
-        return f
-    return deco
-
-@register_extension('Wilson fill')
-def wilson_extension(rec_low: Reflections, d_high: float) -> Reflections:
-    "The 1.2 Å data with every new reflection's |F| set to its Wilson expectation (the kit's baseline extension)."
+def _extended(method, rec_low:Reflections, d_high:float, xs) -> Reflections:
+    "`rec_low` extended to `d_high` by an `extension` method name (phasing with the structure's content), or by a function."
+    if callable(method): return method(rec_low, d_high)
     from xrdphase.extension import extend
-    return extend(rec_low, d_high, 'wilson')
+    return extend(rec_low, d_high, method, content=xs, seed=0)
 
 # %% ../nbs/10b_teaching_3d.ipynb #1788e520
 def _molecule_box(xs, margin:float=1.2):
@@ -148,7 +140,7 @@ def _molecule_box(xs, margin:float=1.2):
     return tuple(f.min(0) - m), tuple(f.max(0) + m)
 
 def density_panels(xs, d_true:float=1.0, d_low:float=1.2,
-                   methods=None,              # extension names of EXTENSIONS (default: all registered)
+                   methods=None,              # {panel name: extension method or function} (default `EXTENSIONS`)
                    resolution_factor:float=1/4,
                   ) -> dict:
     "Maps (true phases) of `xs` from true d_true data, d_low data and each extension of the d_low data to d_true; correlation with the true map."
@@ -156,9 +148,8 @@ def density_panels(xs, d_true:float=1.0, d_low:float=1.2,
     grid = maptbx.crystal_gridding(unit_cell=xs.unit_cell(), space_group_info=xs.space_group_info(), d_min=d_true,
                                    resolution_factor=resolution_factor).n_real()
     maps = {f'true {d_true} Å': fourier_map(rec, grid=grid), f'data to {d_low} Å': fourier_map(rec, grid=grid, d_min=d_low)}
-    for name in (methods if methods is not None else list(EXTENSIONS)):
-        if name not in EXTENSIONS: raise ValueError(f"density_panels: unknown extension {name!r}; registered: {sorted(EXTENSIONS)}")
-        ext = EXTENSIONS[name](rec.cut(d_low), d_true)
+    for name, method in (EXTENSIONS if methods is None else methods).items():
+        ext = _extended(method, rec.cut(d_low), d_true, xs)
         phi, _ = true_phases(ext, xs)
         maps[f'{name} to {d_true} Å'] = fourier_map(ext, phases_deg=phi, grid=grid)
     ref = maps[f'true {d_true} Å']
