@@ -81,7 +81,8 @@ def test_invariant_to_order_and_equivalents(rec):
     torch.nn.init.normal_(m.head.weight, std=0.3)
     it = sm.record_item(rec, 1.2, 1.0)
     perm = np.random.default_rng(0).permutation(len(it['hkl']))
-    it2 = {k: (v[perm] if isinstance(v, np.ndarray) and v.shape[:1] == it['hkl'].shape[:1] else v) for k, v in it.items()}
+    tokens = ('hkl', 'q', 'tok', 'is_new', 'e', 'w', 'd', 'centric', 'epsilon', 'gidx')
+    it2 = {k: (v[perm] if k in tokens else v) for k, v in it.items()}
     p0, p1 = sm.predict(m, [it])[0], sm.predict(m, [it2])[0]
     new0 = {tuple(h): p for h, p in zip(it['hkl'][it['is_new']].tolist(), p0)}
     assert np.std(p0) > 0.01
@@ -126,3 +127,19 @@ def test_reference_weights_extend_a_cod_structure(cod):
     full = reflections(big.xs, 1.0, e_method=None)
     out = sm.extend(full.cut(1.2), 1.0, m)
     assert len(out) == len(full) and out.meta['dropped'] == 0
+
+
+def test_patterson_orbits_and_centred_distance():
+    "In a C-centred cell the map and |u| (centring vectors are lattice vectors) are constant on the Patterson orbits."
+    from xrdphase.crystal import StructureSpec
+    xs = random_structure(StructureSpec(space_groups=('C2/c',), u_iso=(0.02, 0.05), random_cell=True), 4)
+    rec = reflections(xs, 1.0, e_method=None)
+    low = rec.cut(1.3)
+    shape = sm.grid_shape(low.cell, 1.3, 1.0)
+    P = sm.patterson_map(low.indices, low.f ** 2, sm.laue_rotations(low.space_group), shape).ravel()
+    uniq, inv = sm.patterson_orbits(low.space_group, shape)
+    assert 7 * len(uniq) < P.size and np.allclose(P[uniq][inv], P, atol=1e-9 * np.abs(P).max())
+    cen = [(0, 0, 0), (0.5, 0.5, 0)]
+    r = sm.origin_distance(low.cell, shape, centring=cen).ravel()
+    assert np.allclose(sm.origin_distance(low.cell, shape, uniq, cen)[inv], r)
+    assert r[np.ravel_multi_index((shape[0] // 2, shape[1] // 2, 0), shape)] < 1e-9      # (1/2, 1/2, 0) is an origin

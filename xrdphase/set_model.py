@@ -5,12 +5,12 @@
 # %% auto #0
 __all__ = ['WILSON_MEAN_E', 'N_TOKEN_FEATURES', 'N_GLOBAL_FEATURES', 'MIN_ORIGIN_DISTANCE', 'SET_ARCH', 'ABLATIONS',
            'WEIGHTS_FORMAT', 'CHECKPOINT_FORMAT', 'SetModelError', 'wilson_known_fit', 'wilson_scale', 'wilson_mean_e',
-           'check_record', 'new_reflections', 'laue_rotations', 'grid_shape', 'patterson_map', 'origin_distance',
-           'tokenise', 'record_item', 'collate', 'to_device', 'set_model_config', 'PattersonLayer', 'Attention',
-           'Block', 'ISAB', 'SetExtender', 'build_set_model', 'r_new', 'save_set_weights', 'read_set_weights',
-           'load_set_model', 'predict', 'extend']
+           'check_record', 'new_reflections', 'laue_rotations', 'grid_shape', 'patterson_map', 'patterson_orbits',
+           'origin_distance', 'tokenise', 'record_item', 'collate', 'to_device', 'set_model_config', 'PattersonLayer',
+           'Attention', 'Block', 'ISAB', 'SetExtender', 'build_set_model', 'r_new', 'save_set_weights',
+           'read_set_weights', 'load_set_model', 'predict', 'extend']
 
-# %% ../nbs/06a_set_model.ipynb #2e5821c7
+# %% ../nbs/06a_set_model.ipynb #aed1a574
 import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
 import itertools, json, math, time
 from dataclasses import replace
@@ -25,11 +25,11 @@ from .core import atomic_path
 from .crystal import is_monoclinic
 from .diffraction import Reflections, complete_indices
 
-# %% ../nbs/06a_set_model.ipynb #a699f6a2
+# %% ../nbs/06a_set_model.ipynb #23c58ebb
 class SetModelError(ValueError):
     "Input the set model cannot use (space group, resolution, missing data, foreign weights); the message names the problem."
 
-# %% ../nbs/06a_set_model.ipynb #7ec75516
+# %% ../nbs/06a_set_model.ipynb #a4b4ea8c
 WILSON_MEAN_E = (math.sqrt(math.pi) / 2, math.sqrt(2 / math.pi))   # <|E|> acentric, centric (Wilson distributions)
 
 def wilson_known_fit(f:np.ndarray, # |F| of the known reflections
@@ -59,7 +59,7 @@ def wilson_mean_e(centric) -> np.ndarray:
     "<|E|> of the Wilson distribution: √π/2 for acentric, √(2/π) for centric reflections."
     return np.where(np.asarray(centric, bool), WILSON_MEAN_E[1], WILSON_MEAN_E[0])
 
-# %% ../nbs/06a_set_model.ipynb #0d869d02
+# %% ../nbs/06a_set_model.ipynb #05cab312
 def check_record(rec:Reflections, # the known data
                  d_low:float, # resolution of the known data, Å
                  d_high:float, # resolution to extend to, Å
@@ -94,7 +94,7 @@ def new_reflections(rec_low:Reflections, # the known data (cut at d_low by the c
     return (idx.astype(np.int32), d, ms.centric_flags().data().as_numpy_array(),
             ms.epsilons().data().as_numpy_array().astype(np.int32))
 
-# %% ../nbs/06a_set_model.ipynb #f5156314
+# %% ../nbs/06a_set_model.ipynb #8be0849e
 def laue_rotations(space_group) -> np.ndarray:
     "(n_ops, 3, 3) integer rotation matrices R of the Laue group: the equivalents of a Miller index h are h·R."
     g = space_group if isinstance(space_group, sgtbx.space_group) else sgtbx.space_group_info(symbol=f"Hall: {space_group}").group()
@@ -120,19 +120,44 @@ def patterson_map(indices, values, rotations, shape) -> np.ndarray:
     G[tuple((eq % np.array(shape)).T)] = np.tile(np.asarray(values, float), len(rotations))
     return np.fft.ifftn(G).real * G.size
 
-def origin_distance(cell, shape) -> np.ndarray:
-    "Distance (Å) of every grid point u from the nearest lattice point (minimum image over neighbouring cells)."
-    O = np.array(uctbx.unit_cell(cell).orthogonalization_matrix()).reshape(3, 3)
-    u = [((np.arange(n) / n + 0.5) % 1.0 - 0.5) for n in shape]
-    best = np.full(shape, np.inf)
-    for s in itertools.product((-1, 0, 1), repeat=3):
-        c = [u[i] + s[i] for i in range(3)]
-        xyz = (O[:, 0, None, None, None] * c[0][:, None, None] + O[:, 1, None, None, None] * c[1][None, :, None]
-               + O[:, 2, None, None, None] * c[2][None, None, :])
-        best = np.minimum(best, np.sqrt((xyz ** 2).sum(0)))
-    return best
+def patterson_orbits(space_group, shape) -> tuple:
+    "(uniq, inv): flat indices of one grid point per orbit of the Patterson group, and each point's orbit number."
+    g = space_group if isinstance(space_group, sgtbx.space_group) else sgtbx.space_group_info(symbol=f"Hall: {space_group}").group()
+    n = np.array(shape, dtype=np.int64)
+    ax = [np.arange(k, dtype=np.int64) for k in shape]
+    rep = np.arange(int(np.prod(n))).reshape(shape)
+    for op in g.build_derived_patterson_group():
+        R = np.array(op.r().as_double()).reshape(3, 3).round().astype(np.int64)
+        t = np.array(op.t().as_double()) * n
+        if not np.allclose(t, t.round()): raise SetModelError(f"grid {shape} does not carry the translation {op} of the Patterson group")
+        t = t.round().astype(np.int64)
+        if np.count_nonzero(R) == 3 and np.all(np.abs(R).sum(1) == 1):        # a signed permutation: separable, by broadcasting
+            src = np.abs(R).argmax(1); sgn = R[np.arange(3), src]
+            img = [(sgn[i] * ax[src[i]] + t[i]) % n[i] for i in range(3)]
+            parts = [np.expand_dims(img[i], [a for a in range(3) if a != src[i]]) for i in range(3)]
+            flat = (parts[0] * n[1] + parts[1]) * n[2] + parts[2]
+        else:
+            pts = np.indices(shape).reshape(3, -1)
+            im = (R @ pts + t[:, None]) % n[:, None]
+            flat = ((im[0] * n[1] + im[1]) * n[2] + im[2]).reshape(shape)
+        rep = np.minimum(rep, flat)
+    rep = rep.ravel()
+    uniq = np.flatnonzero(rep == np.arange(rep.size))
+    return uniq, np.searchsorted(uniq, rep).astype(np.int32)
 
-# %% ../nbs/06a_set_model.ipynb #70b81817
+def origin_distance(cell, shape, points=None, centring=((0, 0, 0),)) -> np.ndarray:
+    "Distance (Å) from the nearest lattice point (centring vectors included) of every grid point, or of the flat indices `points`."
+    O = np.array(uctbx.unit_cell(cell).orthogonalization_matrix()).reshape(3, 3)
+    n = np.array(shape)
+    idx = np.indices(shape).reshape(3, -1) if points is None else np.array(np.unravel_index(points, shape))
+    best = np.full(idx.shape[1], np.inf)
+    for t in centring:
+        u = (idx / n[:, None] - np.array(t)[:, None] + 0.5) % 1.0 - 0.5
+        for s in itertools.product((-1, 0, 1), repeat=3):
+            best = np.minimum(best, ((O @ (u + np.array(s)[:, None])) ** 2).sum(0))
+    return np.sqrt(best).reshape(shape) if points is None else np.sqrt(best)
+
+# %% ../nbs/06a_set_model.ipynb #e2a73242
 N_TOKEN_FEATURES, N_GLOBAL_FEATURES, MIN_ORIGIN_DISTANCE = 8, 17, 0.9
 
 def _zscore(x, groups):
@@ -177,7 +202,10 @@ def tokenise(known:Reflections, # the known data, d >= d_low (|F| used; anything
     P = P / max(float(np.sqrt((P ** 2).mean())), 1e-12)
     PE = patterson_map(low.indices, e[:n_k] - e[:n_k].mean(), rots, shape)
     PE = PE / max(float(np.sqrt((PE ** 2).mean())), 1e-12)
-    r = origin_distance(low.cell, shape)
+    uniq, inv = patterson_orbits(low.space_group, shape)
+    sg = low.space_group_info().group()
+    r_u = origin_distance(low.cell, shape, uniq, [op.t().as_double() for op in sg if op.r().is_unit_mx()])
+    r = r_u[inv].reshape(shape)
     s2, s2_lo, s2_hi = 0.25 / d ** 2, 0.25 / d_low ** 2, 0.25 / d_high ** 2
     ek = np.where(is_new, 0.0, np.nan_to_num(e))
     sq = _zscore(_ft_at(P ** 2 * (r > MIN_ORIGIN_DISTANCE), idx), (~is_new, is_new))
@@ -187,13 +215,12 @@ def tokenise(known:Reflections, # the known data, d >= d_low (|F| used; anything
     q = np.einsum('ni,kij,jl->nkl', idx, rots, Fm)                      # Cartesian reciprocal vectors of the equivalents
     e2k, ck = e[:n_k] ** 2, cen[:n_k]
     m4 = lambda m: float((e2k[m] ** 2).mean()) if m.sum() else 0.0
-    sg = low.space_group_info().group()
     glob = np.array([math.log(n_k) / 10, len(ni) / n_k, math.log(uctbx.unit_cell(low.cell).volume()) / 10, -b / 2 / 10,
                      d_low, d_high, m4(~ck) / 2, m4(ck) / 3, float(nc.mean()) if len(nc) else 0.0,
                      *_shell_means(s2[:n_k], e2k), float(sg.is_centric()), sg.n_ltr() / 2, float(ck.mean())], float)
     return dict(hkl=idx.astype(np.int32), q=q.astype(np.float32), tok=tok.astype(np.float32), is_new=is_new, e=e.astype(np.float32),
                 w=w.astype(np.float32), d=d.astype(np.float32), centric=cen, epsilon=eps.astype(np.int32),
-                grid=np.stack([P, PE, r]).astype(np.float32), gidx=_rfft_index(idx, shape), glob=glob.astype(np.float32),
+                grid=np.stack([P.ravel()[uniq], PE.ravel()[uniq], r_u]).astype(np.float32), inv=inv, shape=shape, gidx=_rfft_index(idx, shape), glob=glob.astype(np.float32),
                 d_low=float(d_low), d_high=float(d_high), n_known=n_k)
 
 def record_item(rec:Reflections, # a record reaching d_high (e.g. a store record or `reflections(xs, d_high)`)
@@ -205,7 +232,7 @@ def record_item(rec:Reflections, # a record reaching d_high (e.g. a store record
     new = (full.indices[nw], full.d[nw], full.centric[nw], full.epsilon[nw])
     return tokenise(full.cut(d_low), d_low, d_high, new=new, f_new=full.f[nw])
 
-# %% ../nbs/06a_set_model.ipynb #ca7fed02
+# %% ../nbs/06a_set_model.ipynb #60be4ed6
 def collate(items:list) -> dict:
     "Pad a list of `tokenise` items into one batch: tensors (B, L, ...) with `valid` and `is_new` masks; grids as lists."
     B, L = len(items), max(len(it['hkl']) for it in items)
@@ -220,14 +247,15 @@ def collate(items:list) -> dict:
     return dict(tok=pad('tok'), q=pad('q'), is_new=pad('is_new', False), valid=valid, has_target=torch.isfinite(e) & pad('is_new', False),
                 e=torch.nan_to_num(e), w=pad('w', 0.0), d=pad('d', 0.0), centric=pad('centric', False), glob=torch.from_numpy(np.stack([it['glob'] for it in items])),
                 grids=[torch.from_numpy(it['grid']) for it in items], gidx=[torch.from_numpy(it['gidx']) for it in items],
+                invs=[torch.from_numpy(it['inv']) for it in items], shapes=[tuple(it['shape']) for it in items],
                 n_tokens=torch.tensor([len(it['hkl']) for it in items]))
 
 def to_device(batch:dict, device) -> dict:
     "The batch on `device` (tensors and lists of tensors)."
-    mv = lambda v: v.to(device, non_blocking=True) if torch.is_tensor(v) else [x.to(device, non_blocking=True) for x in v] if isinstance(v, list) else v
+    mv = lambda v: v.to(device, non_blocking=True) if torch.is_tensor(v) else [x.to(device, non_blocking=True) if torch.is_tensor(x) else x for x in v] if isinstance(v, list) else v
     return {k: mv(v) for k, v in batch.items()}
 
-# %% ../nbs/06a_set_model.ipynb #2f38ade0
+# %% ../nbs/06a_set_model.ipynb #af15517b
 SET_ARCH = 'set_patterson'
 ABLATIONS = ('patterson_layer', 'fixed_square', 'fourier', 'global')
 
@@ -255,11 +283,12 @@ class PattersonLayer(nn.Module):
         self.register_buffer('centres', torch.linspace(0.5, r_max, n_rbf))
         self.width = float(r_max - 0.5) / max(n_rbf - 1, 1)
         self.mlp = nn.Sequential(nn.Linear(5 + n_rbf, hidden), nn.GELU(), nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, channels))
-    def forward(self, grid, gidx):
-        P, PE, r = grid[0, ..., None], grid[1, ..., None], grid[2, ..., None]
+    def forward(self, grid, inv, shape, gidx):
+        "grid (3, M): P, P_E, |u| at one point per orbit; inv (N,): orbit of each grid point; gidx: tokens in the rfftn output."
+        P, PE, r = grid[0, :, None], grid[1, :, None], grid[2, :, None]
         x = torch.cat([P, P ** 2, PE, PE ** 2, P * PE, torch.exp(-((r - self.centres) / self.width) ** 2)], -1)
-        g = self.mlp(x).permute(3, 0, 1, 2)
-        G = torch.fft.rfftn(g, dim=(1, 2, 3)) / P.numel()
+        g = self.mlp(x)[inv.long()].T.reshape(-1, *shape)
+        G = torch.fft.rfftn(g, dim=(1, 2, 3)) / inv.numel()
         return G.reshape(g.shape[0], -1)[:, gidx].real.T
 
 def _standardise(x, groups):
@@ -330,7 +359,8 @@ class SetExtender(nn.Module):
         B, L = batch['valid'].shape
         G = torch.zeros(B, L, self.config['channels'], dtype=batch['tok'].dtype, device=batch['tok'].device)
         if 'patterson_layer' not in self.config.get('ablate', ()):
-            for i, (grid, gidx) in enumerate(zip(batch['grids'], batch['gidx'])): G[i, :len(gidx)] = self.patterson(grid, gidx)
+            for i, (grid, inv, shape, gidx) in enumerate(zip(batch['grids'], batch['invs'], batch['shapes'], batch['gidx'])):
+                G[i, :len(gidx)] = self.patterson(grid, inv, shape, gidx)
         G = _standardise(G, (batch['valid'] & ~batch['is_new'], batch['is_new']))
         four = torch.cos(2 * math.pi * torch.einsum('blkx,fx->blkf', batch['q'], self.vectors)).mean(2)
         ab = self.config.get('ablate', ())
@@ -354,14 +384,14 @@ def build_set_model(config:dict|None=None) -> SetExtender:
     "A set model from a config (default `set_model_config()`)."
     return SetExtender(config or set_model_config())
 
-# %% ../nbs/06a_set_model.ipynb #38af8eb8
+# %% ../nbs/06a_set_model.ipynb #2c7848d5
 def r_new(pred, batch) -> torch.Tensor:
     "R_new per structure (B,): Σ w|E_true − E_pred| / Σ w E_true over the new reflections with a target."
     m = batch['has_target'].to(pred.dtype)
     num = (batch['w'] * (batch['e'] - pred).abs() * m).sum(1)
     return num / (batch['w'] * batch['e'] * m).sum(1).clamp_min(1e-12)
 
-# %% ../nbs/06a_set_model.ipynb #1e1273a3
+# %% ../nbs/06a_set_model.ipynb #6d2ee23e
 WEIGHTS_FORMAT, CHECKPOINT_FORMAT = 'xrdphase-setmodel-1', 'xrdphase-setmodel-checkpoint-1'
 
 def save_set_weights(model, path, meta:dict|None=None, half:bool=False) -> Path:
@@ -395,7 +425,7 @@ def load_set_model(path, device='cpu') -> SetExtender:
     m.meta = w['meta']
     return m.to(device).eval()
 
-# %% ../nbs/06a_set_model.ipynb #1ec4e041
+# %% ../nbs/06a_set_model.ipynb #993fd15a
 _MODELS = {}
 
 def _model(weights):
