@@ -6,9 +6,9 @@
 __all__ = ['WILSON_MEAN_E', 'N_TOKEN_FEATURES', 'N_GLOBAL_FEATURES', 'MIN_ORIGIN_DISTANCE', 'SET_ARCH', 'ABLATIONS',
            'WEIGHTS_FORMAT', 'CHECKPOINT_FORMAT', 'SetModelError', 'wilson_known_fit', 'wilson_scale', 'wilson_mean_e',
            'check_record', 'new_reflections', 'laue_rotations', 'grid_shape', 'patterson_map', 'patterson_orbits',
-           'origin_distance', 'tokenise', 'record_item', 'collate', 'to_device', 'set_model_config', 'PattersonLayer',
-           'Attention', 'Block', 'ISAB', 'SetExtender', 'build_set_model', 'r_new', 'save_set_weights',
-           'read_set_weights', 'load_set_model', 'predict', 'extend']
+           'origin_distance', 'patterson_inputs', 'global_features', 'tokenise', 'record_item', 'collate', 'to_device',
+           'set_model_config', 'PattersonLayer', 'Attention', 'Block', 'ISAB', 'SetExtender', 'build_set_model',
+           'r_new', 'save_set_weights', 'read_set_weights', 'load_set_model', 'predict', 'extend']
 
 # %% ../nbs/06a_set_model.ipynb #aed1a574
 import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
@@ -181,6 +181,26 @@ def _shell_means(s2, e2, n=5):
     tail = order[len(order) // 2:]
     return [float(e2[c].mean()) if len(c) else 1.0 for c in np.array_split(tail, n)]
 
+def patterson_inputs(low:Reflections, # the known data
+                     e:np.ndarray, # their |E|
+                     d_low:float, d_high:float) -> dict:
+    "The two Patterson maps (|E|² − 1 and |E| − <|E|> coefficients, unit r.m.s.), the orbits of the grid and |u| per orbit."
+    rots, shape = laue_rotations(low.space_group), grid_shape(low.cell, d_low, d_high)
+    unit = lambda m: m / max(float(np.sqrt((m ** 2).mean())), 1e-12)
+    P, PE = unit(patterson_map(low.indices, e ** 2 - 1, rots, shape)), unit(patterson_map(low.indices, e - e.mean(), rots, shape))
+    uniq, inv = patterson_orbits(low.space_group, shape)
+    sg = low.space_group_info().group()
+    r_u = origin_distance(low.cell, shape, uniq, [op.t().as_double() for op in sg if op.r().is_unit_mx()])
+    return dict(P=P, PE=PE, shape=shape, uniq=uniq, inv=inv, r_u=r_u, rots=rots)
+
+def global_features(low:Reflections, e:np.ndarray, b:float, n_new:int, new_centric, d_low:float, d_high:float) -> np.ndarray:
+    "Per-structure features: counts, volume, Wilson B, d_low, d_high, <|E|^4> (acentric, centric), the last shells' <|E|^2>, symmetry."
+    e2, c, sg = e ** 2, low.centric, low.space_group_info().group()
+    m4 = lambda m: float((e2[m] ** 2).mean()) if m.sum() else 0.0
+    return np.array([math.log(len(low)) / 10, n_new / len(low), math.log(uctbx.unit_cell(low.cell).volume()) / 10, -b / 2 / 10,
+                     d_low, d_high, m4(~c) / 2, m4(c) / 3, float(np.mean(new_centric)) if n_new else 0.0,
+                     *_shell_means(0.25 / low.d ** 2, e2), float(sg.is_centric()), sg.n_ltr() / 2, float(c.mean())], float)
+
 def tokenise(known:Reflections, # the known data, d >= d_low (|F| used; anything beyond d_low is ignored)
              d_low:float, # Å
              d_high:float, # Å
@@ -196,32 +216,20 @@ def tokenise(known:Reflections, # the known data, d >= d_low (|F| used; anything
     w = wilson_scale(d, eps, a, b)
     e = np.full(len(idx), np.nan); e[:n_k] = low.f / w[:n_k]
     if f_new is not None: e[n_k:] = np.asarray(f_new, float) / w[n_k:]
-    rots = laue_rotations(low.space_group)
-    shape = grid_shape(low.cell, d_low, d_high)
-    P = patterson_map(low.indices, e[:n_k] ** 2 - 1, rots, shape)
-    P = P / max(float(np.sqrt((P ** 2).mean())), 1e-12)
-    PE = patterson_map(low.indices, e[:n_k] - e[:n_k].mean(), rots, shape)
-    PE = PE / max(float(np.sqrt((PE ** 2).mean())), 1e-12)
-    uniq, inv = patterson_orbits(low.space_group, shape)
-    sg = low.space_group_info().group()
-    r_u = origin_distance(low.cell, shape, uniq, [op.t().as_double() for op in sg if op.r().is_unit_mx()])
-    r = r_u[inv].reshape(shape)
+    pt = patterson_inputs(low, e[:n_k], d_low, d_high)
+    r = pt['r_u'][pt['inv']].reshape(pt['shape'])
     s2, s2_lo, s2_hi = 0.25 / d ** 2, 0.25 / d_low ** 2, 0.25 / d_high ** 2
     ek = np.where(is_new, 0.0, np.nan_to_num(e))
-    sq = _zscore(_ft_at(P ** 2 * (r > MIN_ORIGIN_DISTANCE), idx), (~is_new, is_new))
+    sq = _zscore(_ft_at(pt['P'] ** 2 * (r > MIN_ORIGIN_DISTANCE), idx), (~is_new, is_new))
     tok = np.stack([is_new, ek, np.where(is_new, 0.0, ek ** 2 - 1), cen, np.log(eps), s2 / s2_lo,
                     np.clip((s2 - s2_lo) / (s2_hi - s2_lo), 0, None), sq], 1)
     Fm = np.array(uctbx.unit_cell(low.cell).fractionalization_matrix()).reshape(3, 3)
-    q = np.einsum('ni,kij,jl->nkl', idx, rots, Fm)                      # Cartesian reciprocal vectors of the equivalents
-    e2k, ck = e[:n_k] ** 2, cen[:n_k]
-    m4 = lambda m: float((e2k[m] ** 2).mean()) if m.sum() else 0.0
-    glob = np.array([math.log(n_k) / 10, len(ni) / n_k, math.log(uctbx.unit_cell(low.cell).volume()) / 10, -b / 2 / 10,
-                     d_low, d_high, m4(~ck) / 2, m4(ck) / 3, float(nc.mean()) if len(nc) else 0.0,
-                     *_shell_means(s2[:n_k], e2k), float(sg.is_centric()), sg.n_ltr() / 2, float(ck.mean())], float)
+    q = np.einsum('ni,kij,jl->nkl', idx, pt['rots'], Fm)                # Cartesian reciprocal vectors of the equivalents
+    grid = np.stack([pt['P'].ravel()[pt['uniq']], pt['PE'].ravel()[pt['uniq']], pt['r_u']])
     return dict(hkl=idx.astype(np.int32), q=q.astype(np.float32), tok=tok.astype(np.float32), is_new=is_new, e=e.astype(np.float32),
-                w=w.astype(np.float32), d=d.astype(np.float32), centric=cen, epsilon=eps.astype(np.int32),
-                grid=np.stack([P.ravel()[uniq], PE.ravel()[uniq], r_u]).astype(np.float32), inv=inv, shape=shape, gidx=_rfft_index(idx, shape), glob=glob.astype(np.float32),
-                d_low=float(d_low), d_high=float(d_high), n_known=n_k)
+                w=w.astype(np.float32), d=d.astype(np.float32), centric=cen, epsilon=eps.astype(np.int32), grid=grid.astype(np.float32),
+                inv=pt['inv'], shape=pt['shape'], gidx=_rfft_index(idx, pt['shape']),
+                glob=global_features(low, e[:n_k], b, len(ni), nc, d_low, d_high).astype(np.float32), d_low=float(d_low), d_high=float(d_high), n_known=n_k)
 
 def record_item(rec:Reflections, # a record reaching d_high (e.g. a store record or `reflections(xs, d_high)`)
                 d_low:float, d_high:float) -> dict:

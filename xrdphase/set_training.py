@@ -341,7 +341,7 @@ def evaluate_sets(weights:dict, # name -> weights file
                   sets=('mol_test', 'cod'), # store names under `root` and/or 'cod'
                   root='data/setmodel', d_low:float=1.2, d_high:float=1.0, limit:int|None=None, n_boot:int=2000,
                   cod=None) -> dict: # COD folder (default `cod_dir()`)
-    "Metrics of each model and of the Wilson fill on each test set: {set: dict(summary, rows, skipped)}; plus `extend` timings on COD."
+    "Metrics of each model and of the Wilson fill on each test set: {set: dict(summary, rows, skipped)}; plus `extend` timings on COD (wall and CPU)."
     from xrdphase.set_model import extend
     models = {k: load_set_model(w) for k, w in weights.items()}
     out = dict(d_low=d_low, d_high=d_high, weights={k: str(w) for k, w in weights.items()}, sets={})
@@ -359,10 +359,14 @@ def evaluate_sets(weights:dict, # name -> weights file
         ok, _ = read_cif_dir(cod_dir() if cod is None else cod)
         recs = [reflections(cs.xs, d_high, e_method=None).cut(d_low) for cs in ok]
         k0 = next(iter(models)); extend(recs[0], d_high, models[k0], d_low=d_low)          # warm-up
-        ts = []
+        ts, cs = [], []
         for r in recs:
-            t = time.perf_counter(); extend(r, d_high, models[k0], d_low=d_low); ts.append(time.perf_counter() - t)
-        out['extend_seconds'] = dict(model=k0, n=len(ts), median=float(np.median(ts)), max=float(np.max(ts)), threads=torch.get_num_threads())
+            t, c = time.perf_counter(), time.process_time()
+            extend(r, d_high, models[k0], d_low=d_low)
+            ts.append(time.perf_counter() - t); cs.append(time.process_time() - c)
+        out['extend_seconds'] = dict(model=k0, n=len(ts), median=float(np.median(ts)), max=float(np.max(ts)), cpu_median=float(np.median(cs)),
+                                     cpu_max=float(np.max(cs)), n_reflections_median=float(np.median([len(r) for r in recs])),
+                                     threads=torch.get_num_threads(), load_average=os.getloadavg()[0])
     return out
 
 def table(result:dict) -> str:
