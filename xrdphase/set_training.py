@@ -235,7 +235,9 @@ def train(cfg, resume:bool=False) -> dict:
             scaler.step(opt); scaler.update(); sched.step()
             acc.append(float(loss.detach())); state['step'] += 1; state['batch'] += 1; state['seconds'] = time.time() - t0
             if state['step'] % cfg.log_every == 0:
-                write(dict(step=state['step'], epoch=state['epoch'], train_R_new=float(np.mean(acc)), lr=sched.get_last_lr()[0],
+                tl = torch.tensor([float(np.mean(acc))], dtype=torch.float64, device=device)
+                if world > 1: dist.all_reduce(tl); tl /= world                   # the mean over every process's batches
+                write(dict(step=state['step'], epoch=state['epoch'], train_R_new=float(tl[0]), lr=sched.get_last_lr()[0],
                            seconds=round(state['seconds'], 1), skipped_pairs=len(items.skipped))); acc = []
             if cfg.val_every and state['step'] % cfg.val_every == 0: validation()
             if state['step'] % cfg.ckpt_every == 0: checkpoint()
