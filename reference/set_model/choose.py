@@ -1,6 +1,6 @@
 """Model selection on the dev split only: every candidate run on all dev-split structures (1.2 -> 1.0 A); writes selection.json.
 
-    python reference/set_model/select.py runs/set_model_ref runs/set_model_v2 [--update-reference]
+    python reference/set_model/choose.py runs/set_model_ref runs/set_model_v2 [--update-reference]
 """
 import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
 import argparse, json
