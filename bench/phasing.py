@@ -10,14 +10,14 @@ on the structures its model never saw (the COD fine-tuned grid networks: the 18 
 Prints, per group, the table (n, solved with 95 % Wilson interval, paired gained/lost against the Wilson fill and
 against d_low only with exact McNemar p, R_new of the extended amplitudes with bootstrap interval, time) and one JSON
 line last. Writes runs/bench_phasing/summary.json (and the per-case rows in runs/bench_phasing/cases.jsonl, which
-make it resumable); --update-reference writes the committed reference/phasing_benchmark.json and
-reference/phasing_cases.jsonl instead.
+make it resumable); --update-reference also writes the committed reference/phasing_benchmark.json and
+reference/phasing_cases.jsonl, replacing the groups it ran and keeping the others (so the groups can run separately).
 
 Time: about 2 s per solve on one core; the default (48 real + 200 generated structures, about 12 conditions) is
 about 3 hours on one core, half with --workers 2. --quick: 4 real + 3 generated structures, a few minutes.
 """
 import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
-import argparse, dataclasses, datetime, json, sys, time
+import argparse, dataclasses, datetime, json, shlex, sys, time
 from pathlib import Path
 from xrdphase.core import atomic_write_text
 from xrdphase import benchmark as B
@@ -29,6 +29,21 @@ REFERENCE_MODELS = [(f'{label} ({how})', str(W / f'd2_{arch}_{stage}.pt'), None 
                     for stage, how in (('pre', 'random-atom pretrained'), ('ft', 'COD fine-tuned'))]
 
 
+REF_JSON, REF_ROWS = ROOT / 'reference' / 'phasing_benchmark.json', ROOT / 'reference' / 'phasing_cases.jsonl'
+PER_GROUP = ('table', 'n', 'conditions', 'command', 'wall_seconds')
+
+
+def merge_reference(summary:dict, rows:list, groups:list) -> tuple:
+    "(summary, rows) with the committed groups that this run did not run kept (when the committed file has this VERSION)."
+    old = json.loads(REF_JSON.read_text()) if REF_JSON.exists() else {}
+    keep = [g for g in old.get('table', {}) if g not in groups] if old.get('version') == B.VERSION else []
+    if not keep: return summary, rows
+    for k in PER_GROUP: summary[k] = {**{g: old[k][g] for g in keep}, **summary[k]}
+    if 'generated' in keep: summary['generated_failed'] = old['generated_failed']
+    old_rows = [json.loads(line) for line in REF_ROWS.read_text().splitlines()]
+    return summary, [r for r in old_rows if r['group'] in keep] + rows
+
+
 def conditions(a, group:str) -> list:
     "The conditions of one group from the command line: for each --solver, the standard rows, the models, the methods."
     names = a.model + (a.generated_model if group == 'generated' else [])
@@ -36,7 +51,7 @@ def conditions(a, group:str) -> list:
     models += [(w.split('=', 1)[0], w.split('=', 1)[1], None) for w in a.weights]
     out = []
     for solver in a.solver:
-        methods = [tuple(m.split('=', 1)) if '=' in m else m for m in a.method] if solver == 'fixed' else []
+        methods = [tuple(m.split('=', 1)) if '=' in m else m for m in (a.method if solver == 'fixed' else a.smtbx_method)]
         out += B.standard_conditions(a.d_low, a.d_high, models if solver in a.models_with else [], a.cliff if solver == 'smtbx' else a.cliff_fixed,
                                      methods, a.from_d, solver)
     return out
@@ -49,6 +64,7 @@ def main(argv=None):
     ap.add_argument('--d-low', type=float, default=1.2); ap.add_argument('--d-high', type=float, default=1.0)
     ap.add_argument('--cliff', type=float, nargs='*', default=[0.8, 1.5, 2.0], help='true data at these resolutions too')
     ap.add_argument('--method', action='append', default=[], help="an extension method of xrdphase.extension, or NAME=METHOD (repeatable; with the fixed solver)")
+    ap.add_argument('--smtbx-method', action='append', default=[], help="an extension method (or NAME=METHOD) with smtbx's detector too (repeatable)")
     ap.add_argument('--from-d', type=float, action='append', default=[], help='also extend data from this resolution (repeatable)')
     ap.add_argument('--weights', action='append', default=[], metavar='NAME=PATH', help='a grid model to extend with (repeatable)')
     ap.add_argument('--reference-models', action='store_true', help='the eight committed D2 grid models (pretrained and fine-tuned)')
@@ -82,18 +98,17 @@ def main(argv=None):
     seen = {k: f() for k, f in B.SEEN.items()}
     baselines = ('Wilson fill', f'{a.d_low:.1f} Å only', 'Wilson fill [600 cycles]', f'{a.d_low:.1f} Å only [600 cycles]')
     table = {g: B.summarise_benchmark([r for r in rows if r['group'] == g], conds[g], seen, baselines)[g] for g in groups}
-    summary = dict(bench='phasing', version=B.VERSION, date=datetime.date.today().isoformat(), command=' '.join(['python', 'bench/phasing.py'] + (argv or sys.argv[1:])),
+    cmd = shlex.join(['python', 'bench/phasing.py'] + (argv or sys.argv[1:]))
+    summary = dict(bench='phasing', version=B.VERSION, date=datetime.date.today().isoformat(), command={g: cmd for g in groups},
                    d_low=a.d_low, d_high=a.d_high, max_runs=max_runs, seed=a.seed, baselines=baselines, solvers=B.SOLVERS,
                    n={g: sum(c.group == g for c in cases) for g in groups}, generated_failed=failed, seen={k: sorted(v) for k, v in seen.items()},
-                   conditions={g: [dataclasses.asdict(c) for c in conds[g]] for g in groups}, table=table, wall_seconds=round(time.perf_counter() - t0, 1))
-    for g, tab in table.items():
-        for tag, base in (('', baselines[:2]), (' [600 cycles]', baselines[2:])):
-            part = {k: v for k, v in tab.items() if ('[600 cycles]' in k) == bool(tag)}
-            if part: print(f"\n## {g} (n = {summary['n'][g]}){tag}\n\n" + B.benchmark_table(part, base))
+                   conditions={g: [dataclasses.asdict(c) for c in conds[g]] for g in groups}, table=table, wall_seconds={g: round(time.perf_counter() - t0, 1) for g in groups})
+    print(B.summary_markdown(summary))
     atomic_write_text(out / 'summary.json', json.dumps(summary, indent=1))
     if a.update_reference:
-        atomic_write_text(ROOT / 'reference' / 'phasing_benchmark.json', json.dumps(summary, indent=1))
-        atomic_write_text(ROOT / 'reference' / 'phasing_cases.jsonl', ''.join(json.dumps(r) + '\n' for r in rows))
+        summary, rows = merge_reference(summary, rows, groups)
+        atomic_write_text(REF_JSON, json.dumps(summary, indent=1))
+        atomic_write_text(REF_ROWS, ''.join(json.dumps(r) + '\n' for r in rows))
     print(json.dumps(summary))
 
 

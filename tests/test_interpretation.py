@@ -81,9 +81,7 @@ def test_attention_counting_and_stats(thpp):
     assert 0 < st[0]['entropy'] <= 1 and 0 <= st[0]['enrichment']
 
 
-def test_wilson_ci_and_bootstrap():
-    lo, hi = I.wilson_ci(8, 10)
-    assert abs(lo - 0.4902) < 1e-3 and abs(hi - 0.9433) < 1e-3                  # Newcombe (1998), table I
+def test_bootstrap_ci():
     c = I.bootstrap_ci(np.arange(20.0))
     assert c['n'] == 20 and c['lo'] < 9.5 < c['hi'] and c['mean'] == 9.5
 
@@ -97,16 +95,22 @@ def test_committed_interpretation_matches_the_reference_runs():
 
 def test_claims_table_reads_the_files_and_names_what_is_missing(tmp_path):
     rows = I.claims()
-    assert len(rows) == 13 and {r['verdict'] for r in rows} <= {'agrees', 'contradicts', 'not resolved'}
+    assert len(rows) == 14 and {r['verdict'] for r in rows} <= {'agrees', 'contradicts', 'not resolved'}
     assert all(isinstance(r['n'], int) and r['n'] > 0 for r in rows)
     B = json.loads((reference_dir() / 'phasing_benchmark.json').read_text())
-    B['table']['real'] = {('model x' if k.startswith('model') else k): dict(v, n=100, success=0.5) for k, v in B['table']['real'].items()}
+    even = dict(n=100, solved=50, rate=0.5, ci=[0.4, 0.6])
+    B['table']['real'] = {k: dict(v, **even, **{b: dict(n=100, gained=30, lost=0, p=1e-9) for b in v if b.startswith('vs ')})
+                          for k, v in B['table']['real'].items()}
     (tmp_path / 'b.json').write_text(json.dumps(B))
     r = I.phasing_claims(tmp_path / 'b.json')
     assert r[0]['n'] == 100 and '50/100' in r[0]['measured']
-    B['table']['real'] = {'solved with X': dict(n=3, success=1.0), 'true d_high': dict(n=3, success=1.0)}
+    assert r[1]['verdict'] == r[2]['verdict'] == r[3]['verdict'] == 'agrees'        # +30/−0 at p 1e-9, ×k for the best of k
+    B['table']['real'] = {'solved with X': dict(B['table']['real']['true 1.0 Å'])}
     (tmp_path / 'c.json').write_text(json.dumps(B))
     with pytest.raises(KeyError, match='solved with X'): I.phasing_claims(tmp_path / 'c.json')
+    B['version'] = 0
+    (tmp_path / 'd.json').write_text(json.dumps(B))
+    with pytest.raises(ValueError, match='version 0'): I.phasing_claims(tmp_path / 'd.json')
 
 
 def test_readme_numbers_are_the_committed_ones():

@@ -206,10 +206,10 @@ def recompute_note() -> str:
     cliff = _minutes('mol_cliff.json', lambda r: sum(v['n'] * v['seconds'] for fam in r.values() for v in fam.values()),
                      'its charge flipping alone took ~{} min on 2 CPU cores, plus packing the molecules')
     ref = _minutes('metrics.json', lambda r: r['budget']['wall_s_total'])
-    bench = _minutes('phasing_benchmark.json', lambda r: r['timing']['cases'] * r['timing']['seconds_per_solve_mean'])
+    bench = _minutes('phasing_benchmark.json', lambda r: sum(r['wall_seconds'].values()))
     return (f"recompute reference/mol_cliff.json (figure fig_mol_cliff){cliff} instead of reading it; it recomputes nothing else: "
             f"reference/metrics.json and reference/weights/ (figures 3.2-3.7) come from `python reference/make_reference.py`{ref}, "
-            f"reference/phasing_benchmark.json (table 3.5) from `python bench/phasing.py` with the --weights of its 'command' field{bench}")
+            f"reference/phasing_benchmark.json (table 3.5) from `python bench/phasing.py` with the arguments of its 'command' field per group{bench}")
 
 def _figures_cmd(args):
     if args.recompute: print(f'xrdphase figures --recompute: {recompute_note()}', file=sys.stderr, flush=True)

@@ -4,13 +4,13 @@
 
 # %% auto #0
 __all__ = ['TEST_DATA', 'COD_FRACTIONS', 'REGIONS', 'INTERP_ARCHS', 'ARCH_LABEL', 'THESIS_R', 'TABLE_OF',
-           'THESIS_TRAIN_STRUCTURES', 'structure_batch', 'reference_model', 'thpp_batch', 'held_out_batches', 'regions',
-           'region_shares', 'gradcam', 'sensitivity', 'mean_gain', 'randomised', 'rank_similarity', 'sanity_check',
-           'attention_stats', 'load_reference_models', 'measure_structure', 'bootstrap_ci', 'summarise_measurements',
-           'measure_test_set', 'interpretation_results', 'hk_map', 'ci_bars', 'fig_attention_maps',
-           'fig_attention_distribution', 'fig_gradcam', 'fig_sensitivity', 'wilson_ci', 'phasing_rows', 'table_3_5',
+           'THESIS_TRAIN_STRUCTURES', 'GROUPS', 'structure_batch', 'reference_model', 'thpp_batch', 'held_out_batches',
+           'regions', 'region_shares', 'gradcam', 'sensitivity', 'mean_gain', 'randomised', 'rank_similarity',
+           'sanity_check', 'attention_stats', 'load_reference_models', 'measure_structure', 'bootstrap_ci',
+           'summarise_measurements', 'measure_test_set', 'interpretation_results', 'hk_map', 'ci_bars',
+           'fig_attention_maps', 'fig_attention_distribution', 'fig_gradcam', 'fig_sensitivity', 'table_3_5',
            'r_claims', 'map_claims', 'attention_claims', 'phasing_claims', 'claims', 'table_claims', 'cliff_bullets',
-           'extension_bullets', 'readme_summary']
+           'set_model_bullet', 'extension_bullets', 'readme_summary']
 
 # %% ../nbs/09_interpretation.ipynb #13317a5f
 import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
@@ -25,6 +25,7 @@ from .grid import task_sample, get_task
 from .datasets import dataset
 from .models import load_model, input_channels
 from .reference_runs import Table, table_figure, table_markdown
+from .benchmark import THESIS_3_5, FIXED_TAG, load_benchmark, benchmark_rows, benchmark_cliff, benchmark_findings, rate_text, paired_text
 
 # %% ../nbs/09_interpretation.ipynb #1564221d
 def structure_batch(xs,             # a cctbx `xray.structure`
@@ -380,34 +381,21 @@ def fig_sensitivity(quick=False, recompute=False):
     return fig, dict(thpp={a: mean_gain(mp[None], b)[0] for a, mp in maps.items()}, test_set=gains, unet_minus_fft_unet=d)
 
 # %% ../nbs/09_interpretation.ipynb #9b770cc3
-def wilson_ci(k:int, n:int, level:float=0.95) -> tuple:
-    "Wilson score interval of k successes in n trials (scipy.stats.binomtest)."
-    from scipy.stats import binomtest
-    ci = binomtest(int(k), int(n)).proportion_ci(confidence_level=level, method='wilson')
-    return float(ci.low), float(ci.high)
+def _row_3_5(r:dict) -> dict:
+    "A row of table 3.5: counts, interval, the paired comparison with the Wilson fill of the same solver, R_new, time."
+    v = r['paired'].get('Wilson fill' + (FIXED_TAG if r['condition'].endswith(FIXED_TAG) else ''))
+    return dict(condition=r['condition'], n=r['n'], solved=r['solved'], rate=round(r['rate'], 3), ci_lo=round(r['ci_lo'], 3), ci_hi=round(r['ci_hi'], 3),
+                vs_wilson_fill='–' if v is None else f"+{v['gained']}/−{v['lost']} (p {v['p']:.2g})",
+                r_new=None if r['r_new'] is None else round(r['r_new'], 3), seconds=r['seconds'])
 
-def phasing_rows(group:str='real',  # structure group of the benchmark ('real', 'synthetic')
-                 path=None,         # default reference/phasing_benchmark.json
-                ) -> list:
-    "Every condition of the phasing benchmark's table for `group`: n, solved count, rate with Wilson CI, and the other columns."
-    p = Path(path) if path else reference_dir() / 'phasing_benchmark.json'
-    B = json.loads(p.read_text())
-    if group not in B.get('table', {}): raise KeyError(f"{p}: no table for group {group!r}; groups: {sorted(B.get('table', {}))}")
-    rows = []
-    for cond, v in B['table'][group].items():
-        n = int(v['n'])
-        k = int(round(v['success'] * n))
-        lo, hi = wilson_ci(k, n)
-        rows.append(dict(condition=cond, n=n, solved=k, rate=v['success'], ci_lo=lo, ci_hi=hi,
-                         **{c: v.get(c) for c in ('phase_transition', 'matched', 'phase_error', 'r1_peaks', 'seconds')}))
-    return rows
 
 # %% ../nbs/09_interpretation.ipynb #093f4b4c
 @register_figure('table3_5_phasing', thesis='3.5', title='Table 3.5: charge flipping on 1.2 Å data, extended and not (real structures)')
 def table_3_5(quick=False):
-    "Thesis table 3.5 as measured: every condition of reference/phasing_benchmark.json (real structures) with n and Wilson CIs."
-    rows = phasing_rows('real')
-    return table_figure(rows, 'Table 3.5 (kit): smtbx charge flipping, real structures; success = ≥ 80 % of atoms found'), Table(rows)
+    "Thesis table 3.5 as measured: every condition of the real group of reference/phasing_benchmark.json, held-out n and intervals."
+    rows = [_row_3_5(r) for r in benchmark_rows(load_benchmark(), 'real')]
+    return table_figure(rows, 'Table 3.5 (kit): charge flipping, real structures, held-out only; success = ≥ 80 % of atoms found'), Table(rows)
+
 
 # %% ../nbs/09_interpretation.ipynb #9d21b298
 THESIS_R = {  # thesis tables 3.1-3.4, real (CSD) test set: R before -> after fine-tuning
@@ -476,36 +464,47 @@ def attention_claims(interp:dict) -> list:
                  n=n, verdict=_verdict(first['lo'] <= 1 <= first['hi'] and last['hi'] < 1, last['lo'] >= 1 or last['mean'] >= first['mean']))]
 
 # %% ../nbs/09_interpretation.ipynb #fd188f73
+def _paired_verdict(r:dict, base:str, k:int=1) -> tuple:
+    "(text, verdict) of row `r` against `base`, the exact McNemar p Bonferroni-corrected for picking the best of `k` rows."
+    v = r['paired'][base]
+    p = min(1.0, v['p'] * k)
+    text = paired_text(r, base) + (f", ×{k} for the best of {k} rows: p = {p:.2g}" if k > 1 else '')
+    return text, _verdict(v['gained'] > v['lost'] and p < 0.05, v['lost'] > v['gained'] and p < 0.05)
+
 def phasing_claims(bench_path=None) -> list:
-    "Table 3.5: extended data are solved far less often than true 1.0 Å data; the thesis' premise that extension helps."
-    from xrdphase.benchmark import THESIS_3_5
-    rows = {r['condition']: r for r in phasing_rows('real', bench_path)}
-    pick = lambda prefix: [r for c, r in rows.items() if c.startswith(prefix)]
-    true, low, wil, ext = pick('true'), pick('d_low'), pick('Wilson'), pick('model')
-    if len(true) != 1 or len(low) != 1 or len(wil) != 1 or not ext:
-        raise KeyError(f"phasing benchmark: need one 'true…', one 'd_low…' and one 'Wilson…' row and 'model…' rows; found {list(rows)}")
-    true, low, wil = true[0], low[0], wil[0]
-    best = max(ext, key=lambda r: r['rate'])
-    s = lambda r: f"{r['solved']}/{r['n']} = {r['rate']:.2f} [{r['ci_lo']:.2f}, {r['ci_hi']:.2f}]"
+    "Table 3.5 and the thesis' premise, judged on the real group's held-out rows with paired tests; the central claim with the kit's extension."
+    S = load_benchmark(bench_path)
+    rows = {r['condition']: r for r in benchmark_rows(S, 'real')}
+    true, low, wil = f"true {S['d_high']:.1f} Å", f"{S['d_low']:.1f} Å only", 'Wilson fill'
+    need = [true, low, wil] + [x + FIXED_TAG for x in (true, low, wil, 'float+recycle')]
+    nets = [r for c, r in rows.items() if c.split(' (')[0] in ('UNet', 'FFT_UNet', 'XRD_Transformer') and not c.endswith(FIXED_TAG)]
+    if any(c not in rows for c in need) or not nets:
+        raise KeyError(f"phasing benchmark: need rows {need} and thesis-model rows; found {list(rows)}")
+    best, k, F = max(nets, key=lambda r: r['rate']), len(nets), FIXED_TAG
     th_ai, th_calc = THESIS_3_5['AI-extended (SHELXT, thesis)'], THESIS_3_5['calculated (SHELXT, thesis)']
+    vs_low, vs_wil = _paired_verdict(best, low, k), _paired_verdict(best, wil, k)
+    ext, vs_ext = rows['float+recycle' + F], _paired_verdict(rows['float+recycle' + F], low + F)
     return [dict(claim='Table 3.5: AI-extended data are solved far less often than calculated 1.0 Å data',
                  thesis=f"SHELXT R ≤ 0.25: {th_ai['r_le_025']:.0%} extended vs {th_calc['r_le_025']:.0%} calculated (any solution {th_ai['any_solution']:.0%} vs {th_calc['any_solution']:.0%})",
-                 measured=f"solved (charge flipping): " + '; '.join(f"{r['condition']} {s(r)}" for r in ext) + f"; {true['condition']} {s(true)}",
-                 n=true['n'], verdict=_verdict(best['ci_hi'] < true['ci_lo'], best['ci_lo'] > true['ci_hi'])),
+                 measured='solved (charge flipping, held-out): ' + '; '.join(f"{r['condition']} {rate_text(r)}" for r in nets) + f"; {true} {rate_text(rows[true])}",
+                 n=rows[true]['n'], verdict=_verdict(best['ci_hi'] < rows[true]['ci_lo'], best['ci_lo'] > rows[true]['ci_hi'])),
             dict(claim='Premise of the thesis: extending 1.2 Å data with a network makes more structures solvable',
                  thesis='not measured in the thesis (no row without extension)',
-                 measured=f"best extension {best['condition']} {s(best)} vs {low['condition']} {s(low)} (unpaired Wilson intervals)",
-                 n=low['n'], verdict=_verdict(best['ci_lo'] > low['ci_hi'], best['ci_hi'] < low['ci_lo'])),
+                 measured=f"best network row {best['condition']} {rate_text(best)}, {vs_low[0]}", n=best['n'], verdict=vs_low[1]),
             dict(claim='Premise of the thesis: a network extends better than the statistics alone (the Wilson-expected amplitudes)',
                  thesis='not measured in the thesis (no statistical baseline)',
-                 measured=f"best extension {best['condition']} {s(best)} vs {wil['condition']} {s(wil)} (unpaired Wilson intervals)",
-                 n=wil['n'], verdict=_verdict(best['ci_lo'] > wil['ci_hi'], best['ci_hi'] < wil['ci_lo']))]
+                 measured=f"best network row {best['condition']} {rate_text(best)}, {vs_wil[0]}", n=best['n'], verdict=vs_wil[1]),
+            dict(claim='Central claim: 1.2 Å data can be extended far enough for ab initio phasing',
+                 thesis='SHELXT R ≤ 0.25 on 10 % of AI-extended data',
+                 measured=f"dual-space extension float+recycle{F} {rate_text(ext)}, {vs_ext[0]}; true {S['d_high']:.1f} Å{F} {rate_text(rows[true + F])}",
+                 n=ext['n'], verdict=vs_ext[1])]
 
 def claims(metrics=None, interp=None, bench_path=None) -> list:
     "Every row of the claims table, from the committed reference files (or the dicts given)."
     M = metrics or json.loads((reference_dir() / 'metrics.json').read_text())
     I = interp or interpretation_results()
     return r_claims(M, 'd1') + r_claims(M, 'd2') + map_claims(I) + attention_claims(I) + phasing_claims(bench_path)
+
 
 # %% ../nbs/09_interpretation.ipynb #8d72aa76
 @register_figure('table_claims', thesis='claims', title="The thesis' claims beside what the kit measured")
@@ -517,42 +516,60 @@ def table_claims(quick=False):
 
 # %% ../nbs/09_interpretation.ipynb #82ebce46
 THESIS_TRAIN_STRUCTURES = 400_000   # thesis §2.2: 400k / 100k / 100k
+GROUPS = {'real': 'monoclinic COD, sucrose, thpp with its measured intensities',
+          'generated': 'molecular crystals of MOSES test-split molecules, never trained on'}
 
-def _k_of_n(v:dict) -> str:
-    "'k/n (rate %)' of a benchmark summary dict."
-    k = int(round(v['success'] * v['n']))
-    return f"{k}/{v['n']} ({v['success']:.0%})"
+def _counts(cl:dict) -> dict:
+    "{d: dict(n, solved)} of a cliff stored as {d: dict(n, success)} (the thesis-preset run, mol_cliff.json)."
+    return {float(d): dict(n=v['n'], solved=int(round(v['success'] * v['n']))) for d, v in cl.items()}
 
 def _cliff_line(cl:dict) -> str:
-    "Solved counts per d_min of a cliff dict {d: summary}, and where it falls below half of its best."
-    ds = sorted(cl, key=float)
-    best = max(cl[d]['success'] for d in ds)
-    below = [d for d in ds if cl[d]['success'] < best / 2]
+    "Solved counts per d_min of a cliff {d: dict(n, solved)}, and where it falls below half of its best."
+    ds = sorted(cl)
+    rate = {d: cl[d]['solved'] / cl[d]['n'] for d in ds}
+    best = max(rate.values())
+    below = [d for d in ds if rate[d] < best / 2]
     if best == 0: where = 'solved at no resolution'
-    elif below: where = f'falls below half of its best between {float(ds[ds.index(below[0]) - 1]):.1f} and {float(below[0]):.1f} Å'
+    elif below: where = f'falls below half of its best between {ds[ds.index(below[0]) - 1]:.1f} and {below[0]:.1f} Å'
     else: where = 'no cliff in this range'
-    return ', '.join(f'{float(d):.1f} Å {_k_of_n(cl[d])}' for d in ds) + f' — {where}'
+    return ', '.join(f"{d:.1f} Å {cl[d]['solved']}/{cl[d]['n']} ({rate[d]:.0%})" for d in ds) + f' — {where}'
 
 def cliff_bullets() -> list:
     "The resolution cliff of real structures, thesis-preset random atoms, realistic random atoms and packed molecules."
     ref = reference_dir()
-    B, T = (json.loads((ref / f).read_text()) for f in ('phasing_benchmark.json', 'phasing_benchmark_thesis_preset.json'))
+    T = json.loads((ref / 'phasing_benchmark_thesis_preset.json').read_text())
     mol = json.loads((ref / 'mol_cliff.json').read_text())
     th, rl = PRESETS['thesis'], PRESETS['realistic']
+    none = not any(v['success'] for v in T['cliff']['synthetic'].values())
     return [f"**The resolution cliff is real and sharp.** Charge flipping (smtbx) on the true amplitudes of the real structures "
-            f"(monoclinic COD, thpp with measured data, sucrose): {_cliff_line(B['cliff']['real'])}.",
-            f"**Random atoms with the thesis preset{' cannot be phased at any resolution' if not any(v['success'] for v in T['cliff']['synthetic'].values()) else ''}.** U_iso uniform in 0–{th.u_iso_scale} Å² "
-            f"(cctbx `random_u_iso`, the thesis' generator): {_cliff_line(T['cliff']['synthetic'])}. Realistic random atoms "
-            f"(U_iso {rl.u_iso[0]}–{rl.u_iso[1]} Å²): {_cliff_line(mol['random atoms (realistic)'])}. Packed real molecules "
-            f"(`02a_molecular`): {_cliff_line(mol['molecular (generated)'])}."]
+            f"({GROUPS['real']}): {_cliff_line(benchmark_cliff(load_benchmark(), 'real'))}.",
+            f"**Random atoms with the thesis preset{' cannot be phased at any resolution' if none else ''}.** U_iso uniform in 0–{th.u_iso_scale} Å² "
+            f"(cctbx `random_u_iso`, the thesis' generator): {_cliff_line(_counts(T['cliff']['synthetic']))}. Realistic random atoms "
+            f"(U_iso {rl.u_iso[0]}–{rl.u_iso[1]} Å²): {_cliff_line(_counts(mol['random atoms (realistic)']))}. Packed real molecules "
+            f"(`02c_molecular`): {_cliff_line(_counts(mol['molecular (generated)']))}."]
+
 
 # %% ../nbs/09_interpretation.ipynb #971e367a
+def set_model_bullet() -> str:
+    "The reflection-set model's R_new against the Wilson fill on COD and generated test crystals (reference/set_model/)."
+    ref = reference_dir() / 'set_model'
+    S, T = (json.loads((ref / f).read_text()) for f in ('metrics.json', 'summary.json'))
+    def one(name):
+        m = S['sets'][name]['summary']
+        v = m['methods']['set_model']
+        return (f"{v['ratio_to_wilson']:.3f} (95 % CI {v['ratio_ci'][0]:.3f}–{v['ratio_ci'][1]:.3f}; R_new {v['R_new']:.3f} vs Wilson "
+                f"{m['methods']['wilson']['R_new']:.3f}, better on {v['improved']} of {m['n']})")
+    return (f"**A reflection-set network extends better than the statistics, per reflection.** R_new of the reflection-set model "
+            f"(`06a_set_model`, no box, any cell) relative to the Wilson fill, {S['d_low']} → {S['d_high']} Å: COD monoclinic {one('cod')}; "
+            f"generated molecular test crystals {one('mol_test')}. Trained on {T['train_structures']:,} molecular crystals for "
+            f"{T['epochs']} epochs ({T['seconds'] / 60:.0f} min on one CPU core), chosen on the dev split only.")
+
 def extension_bullets() -> list:
-    "Table 3.5 as measured (every condition of the real group, n and Wilson CI) and per-reflection accuracy on COD D2."
+    "The phasing benchmark's findings per group, the set model, and the grid networks' per-reflection accuracy on COD D2."
     from xrdphase.reference_runs import ARCH_NAMES, REFERENCE_ARCHS
-    name = lambda c: ARCH_NAMES.get(c[6:], c[6:]) + (' — not a thesis model' if c[6:] == 'unet_wilson' else '') if c.startswith('model ') else c
-    rows = phasing_rows('real')
-    ext = '; '.join(f"{name(r['condition'])} {r['solved']}/{r['n']} ({r['rate']:.0%}, 95 % CI {r['ci_lo']:.0%}–{r['ci_hi']:.0%})" for r in rows)
+    B = load_benchmark()
+    out = [f"**Phasing {g} structures** ({GROUPS.get(g, g)}; n = {B['n'][g]}; `bench/phasing.py`, every row in table 3.5 and "
+           f"`reference/phasing_benchmark.json`): " + ' '.join(benchmark_findings(B, g, cliff=False, detail=False)) for g in B['table']]
     M = json.loads((reference_dir() / 'metrics.json').read_text())
     cod = M['results']['d2']['cod']
     thesis_models = [a for a in REFERENCE_ARCHS['d2'] if a != 'unet_wilson']
@@ -560,15 +577,16 @@ def extension_bullets() -> list:
     nets = ', '.join(f"{ARCH_NAMES[a]} {cod[f'{a}/ft']['R_new']:.2f}" for a in thesis_models)
     trained = max(r['summary']['train_structures'] for r in M['runs'].values())
     ep = [r['summary']['epochs_run'] for k, r in M['runs'].items() if k.endswith('_pre')]
-    return [f"**Extending 1.2 → 1.0 Å data before charge flipping** (table 3.5; {rows[0]['n']} real structures): {ext}.",
-            f"**Per-reflection accuracy is at the statistical floor.** R_new (predicted reflections only) on COD D2 after fine-tuning "
+    return out + [set_model_bullet(),
+            f"**The thesis' grid networks do not beat the statistics per reflection.** R_new (predicted reflections only) on COD D2 after fine-tuning "
             f"(n = {cod['wilson']['n']}): Wilson baseline {cod['wilson']['R_new']:.2f}; thesis models {nets} (best: {ARCH_NAMES[best]}); "
             f"the UNet on top of the Wilson estimate (not a thesis model) {cod['unet_wilson/ft']['R_new']:.2f}. The thesis' R_full "
             f"mostly measures the copied known part: the Wilson baseline alone reaches R_full {cod['wilson']['R_full']:.3f} on COD D2 "
             f"(thesis best {min(v[1] for v in THESIS_R['d2'].values()):.3f} on CSD).",
-            f"These networks saw at most {trained:,} training structures (the thesis {THESIS_TRAIN_STRUCTURES:,}, about "
+            f"These grid networks saw at most {trained:,} training structures (the thesis {THESIS_TRAIN_STRUCTURES:,}, about "
             f"1/{round(THESIS_TRAIN_STRUCTURES / trained)}), pretrained for {min(ep)}–{max(ep)} epochs on a CPU; the code is ready for `--device cuda`, mixed "
             f"precision and DDP (`torchrun`)."]
+
 
 # %% ../nbs/09_interpretation.ipynb #043025c3
 def readme_summary() -> str:

@@ -405,23 +405,24 @@ def save_weights(model,      # the model (DDP / compiled wrappers are unwrapped)
                  path,       # file to write (atomically)
                  meta=None,  # JSON-able metadata
                  half=False, # store float tensors as float16
+                 fmt:str='xrdphase-weights-1', # the format tag (another model family tags its own)
                 ) -> Path:
     "Write `model`'s config (JSON) and state dict (tensors, optionally float16) to `path` atomically; loadable with weights_only=True."
     m = unwrap(model)
     sd = {k: (v.detach().cpu().half() if half and v.is_floating_point() else v.detach().cpu().clone()) for k, v in m.state_dict().items()}
     with atomic_path(path) as tmp:
-        torch.save(dict(format='xrdphase-weights-1', config_json=json.dumps(m.config), meta_json=json.dumps(meta or {}), state_dict=sd), tmp)
+        torch.save(dict(format=fmt, config_json=json.dumps(m.config), meta_json=json.dumps(meta or {}), state_dict=sd), tmp)
     return Path(path)
 
 def read_weights(path) -> dict:
-    "The contents of a weights or checkpoint file: config (dict), meta (dict), state_dict; clear error if it is neither."
+    "The contents of a weights or checkpoint file: config (dict), meta (dict), state_dict, format tag; clear error if it is neither."
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f"{path}: no such weights file")
     try: d = torch.load(path, map_location='cpu', weights_only=True)
     except Exception as e: raise ModelError(f"{path}: not a readable xrdphase weights file ({type(e).__name__}: {str(e)[:200]})") from None
     if not isinstance(d, dict) or 'config_json' not in d: raise ModelError(f"{path}: not an xrdphase weights/checkpoint file (no config)")
     sd = d.get('state_dict', d.get('model'))
-    return dict(config=json.loads(d['config_json']), meta=json.loads(d.get('meta_json', '{}')), state_dict=sd)
+    return dict(config=json.loads(d['config_json']), meta=json.loads(d.get('meta_json', '{}')), state_dict=sd, format=d.get('format'))
 
 def load_model(path, device='cpu') -> nn.Module:
     "Build the model stored in a weights or checkpoint file and load its weights (eval mode)."

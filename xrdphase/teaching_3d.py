@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['KINDS', 'KIND_STYLE', 'EXTENSIONS', 'CLIFF_D_MINS', 'reciprocal_points', 'reciprocal_plotly', 'cod_box_drops',
-           'load_cod_box_drops', 'density_panels', 'bonds_trace', 'density_plotly', 'aligned_map', 'cliff_series',
-           'load_cliff', 'cliff_summary', 'cliff_plotly', 'fig_reciprocal', 'fig_density', 'fig_cliff']
+           'load_cod_box_drops', 'map_matched', 'density_panels', 'bonds_trace', 'density_plotly', 'aligned_map',
+           'cliff_series', 'load_cliff', 'cliff_summary', 'cliff_plotly', 'fig_reciprocal', 'fig_density', 'fig_cliff']
 
 # %% ../nbs/10b_teaching_3d.ipynb #740a8da9
 import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
@@ -18,9 +18,10 @@ from .core import register_figure, reference_dir, cod_dir, atomic_path, atomic_w
 from .crystal import sucrose, read_cif, read_cif_dir
 from .diffraction import Reflections, reflections, complete_indices
 from .grid import GRIDS, get_grid, make_sample
-from .phasing import solve
-from .success import evaluate, phase_error, true_phases
+from .phasing import solve, fft_map, peak_search
+from .success import evaluate, phase_error, true_phases, match_peaks, non_h_atoms
 from .teaching import fourier_map, map_correlation
+from .benchmark import r_new
 from .direct_methods import iso_mesh, crop_mesh, mesh_trace, atoms_trace, ELEMENT_COLOURS
 
 # %% ../nbs/10b_teaching_3d.ipynb #cb725753
@@ -139,21 +140,32 @@ def _molecule_box(xs, margin:float=1.2):
     m = margin / np.array(xs.unit_cell().parameters()[:3])
     return tuple(f.min(0) - m), tuple(f.max(0) + m)
 
+def map_matched(rec:Reflections, phases_deg, xs, peaks_factor:float=1.2) -> float:
+    "Fraction of the non-H atoms of `xs` within 0.5 Å of the map's highest peaks: the success measure's matching, on a map with given phases."
+    coeff = rec.miller_array('f').customized_copy(data=flex.polar(flex.double(np.asarray(rec.f, float)), flex.double(np.asarray(phases_deg, float)), True))
+    sites, _ = peak_search(fft_map(coeff, 1/4), math.ceil(peaks_factor * non_h_atoms(xs).scatterers().size()))
+    return float(match_peaks(sites, xs)['fraction'])
+
 def density_panels(xs, d_true:float=1.0, d_low:float=1.2,
                    methods=None,              # {panel name: extension method or function} (default `EXTENSIONS`)
                    resolution_factor:float=1/4,
                   ) -> dict:
-    "Maps (true phases) of `xs` from true d_true data, d_low data and each extension of the d_low data to d_true; correlation with the true map."
+    "Maps (true phases) of `xs` from true d_true data, d_low data and each extension to d_true; correlation with the true map, atoms matched, R_new."
     rec = reflections(xs, d_true, e_method=None)
+    low = rec.cut(d_low)
+    matched = {f'true {d_true} Å': map_matched(rec, true_phases(rec, xs)[0], xs), f'data to {d_low} Å': map_matched(low, true_phases(low, xs)[0], xs)}
+    rn = {}
     grid = maptbx.crystal_gridding(unit_cell=xs.unit_cell(), space_group_info=xs.space_group_info(), d_min=d_true,
                                    resolution_factor=resolution_factor).n_real()
     maps = {f'true {d_true} Å': fourier_map(rec, grid=grid), f'data to {d_low} Å': fourier_map(rec, grid=grid, d_min=d_low)}
     for name, method in (EXTENSIONS if methods is None else methods).items():
-        ext = _extended(method, rec.cut(d_low), d_true, xs)
+        ext = _extended(method, low, d_true, xs)
         phi, _ = true_phases(ext, xs)
-        maps[f'{name} to {d_true} Å'] = fourier_map(ext, phases_deg=phi, grid=grid)
+        key = f'{name} to {d_true} Å'
+        maps[key] = fourier_map(ext, phases_deg=phi, grid=grid)
+        matched[key], rn[key] = map_matched(ext, phi, xs), r_new(ext, rec, ext.d >= d_low)[0]
     ref = maps[f'true {d_true} Å']
-    return dict(maps=maps, corr={k: map_correlation(m, ref) for k, m in maps.items()}, grid=tuple(grid), box=_molecule_box(xs),
+    return dict(maps=maps, corr={k: map_correlation(m, ref) for k, m in maps.items()}, matched=matched, r_new=rn, grid=tuple(grid), box=_molecule_box(xs),
                 cell=xs.unit_cell().parameters(), d_true=d_true, d_low=d_low)
 
 # %% ../nbs/10b_teaching_3d.ipynb #5d1a5dd9
