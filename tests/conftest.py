@@ -7,12 +7,17 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(scope='session')
-def cod():
-    "The COD folder (../shared/cod or $XRDPHASE_COD); skips the test with a visible reason when absent."
-    from xrdphase.core import cod_dir
+def pytest_configure(config):
+    "Skipped tests say why in the summary (as `pytest -rs`): a missing COD folder is a visible line, not a bare 's'."
+    if 's' not in config.option.reportchars: config.option.reportchars += 's'
+
+
+@pytest.fixture
+def cod(request):
+    "The COD folder (../shared/cod or $XRDPHASE_COD); without it the test is skipped with core's one line (`cod_absent`)."
+    from xrdphase.core import cod_dir, cod_absent
     d = cod_dir()
-    if d is None: pytest.skip('COD structures not found (../shared/cod or $XRDPHASE_COD): skipped')
+    if d is None: pytest.skip(cod_absent(request.node.name))
     return d
 
 

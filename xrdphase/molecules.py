@@ -20,7 +20,7 @@ import numpy as np
 from cctbx import sgtbx
 from cctbx.array_family import flex
 from cctbx.eltbx import tiny_pse, covalent_radii
-from .core import atomic_write_text, cod_dir, derive_seed, sha256_file
+from .core import atomic_write_text, cod_dir, require_cod, derive_seed, sha256_file
 from .crystal import StructureError, read_cif, CifStructure
 
 # %% ../nbs/02a_molecules.ipynb #75d9e268
@@ -421,8 +421,7 @@ def _major_part(cs: CifStructure) -> CifStructure:
 def evaluation_keys(folder=None) -> dict: # COD folder (default `cod_dir()`)
     "Skeleton keys of every molecule of every evaluation structure: dict(keys={key: [names]}, approximate=[names], unused=[(name, reason)])."
     from xrdphase.crystal import sucrose, thpp
-    folder = cod_dir() if folder is None else Path(folder)
-    if folder is None: raise MolecularError("evaluation_keys: no COD folder (../shared/cod or $XRDPHASE_COD): cannot exclude its molecules")
+    folder = require_cod('evaluation_keys (the molecules of the COD evaluation set, never handed to training)') if folder is None else Path(folder)
     keys, approx, unused = {}, [], []
     for item in [*sorted(Path(folder).glob('*.cif')), sucrose(), thpp()]:
         try: cs = item if isinstance(item, CifStructure) else read_cif(item, allow_any_group=True)
