@@ -8,14 +8,14 @@ __all__ = ['MolecularSpec', 'molecular_structure_info', 'molecular_structure', '
 
 # %% ../nbs/02c_molecular.ipynb #384fdba5
 import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
-import io, json, os, time, hashlib, warnings
+import io, json, os, sys, time, hashlib, warnings
 from dataclasses import dataclass, asdict
 from collections import Counter
 from functools import lru_cache
 from pathlib import Path
 import numpy as np
 from cctbx import sgtbx, xray
-from .core import derive_seed, atomic_write_text, cod_dir, sha256_file, register_figure
+from .core import derive_seed, atomic_write_text, cod_dir, sha256_file, register_figure, mark_cod_absent
 from .crystal import StructureError, is_monoclinic, read_cif
 from .diffraction import reflections, form_factor, e_statistics, centricity_from_e2, WILSON_E2_DEV
 from .molecules import (MolecularError, BUILTIN_SMILES, MOLECULE_SPLITS, read_smiles, download_moses, molecule_from_smiles,
@@ -29,12 +29,12 @@ _MOSES_DEFAULT = Path(os.environ.get('XRDPHASE_MOSES', Path.home() / '.cache' / 
 def _digest_list(items) -> str: return hashlib.sha256('\n'.join(items).encode()).hexdigest()
 
 def _source_path(smiles) -> Path:
-    "The file behind a SMILES source: `moses_train.smi` of the MOSES cache for 'moses', else the path itself."
-    if smiles == 'moses':
-        p = _MOSES_DEFAULT / 'moses_train.smi'
-        if not p.is_file(): raise MolecularError(f"smiles='moses': {p} not found; run xrdphase molecular moses --dest {_MOSES_DEFAULT} (or set $XRDPHASE_MOSES)")
-        return p
-    return Path(smiles)
+    "The file behind a SMILES source: for 'moses', `moses_train.smi` of the MOSES cache, fetched from PyPI the first time; else the path itself."
+    if smiles != 'moses': return Path(smiles)
+    if not (_MOSES_DEFAULT / 'moses_train.smi').is_file():
+        print(f"smiles='moses': no moses_train.smi in {_MOSES_DEFAULT} ($XRDPHASE_MOSES): fetching it from PyPI once "
+              f"(`xrdphase molecular moses --dest {_MOSES_DEFAULT}`, the 51.6 MB molsets wheel)", file=sys.stderr, flush=True)
+    return download_moses(_MOSES_DEFAULT)
 
 def _smiles_digest(smiles) -> tuple:
     "(the source as stored in the spec, the SHA-256 that pins it)."
@@ -287,6 +287,7 @@ def fig_mol_density(quick:bool=False, # small samples (seconds), for tests
         ax.set(xlabel=lab, ylabel='density of structures')
         ax.legend(fontsize=8)
     fig.suptitle('Molecular crystals (Z\' = 1, compressed rigid-body packing) vs real monoclinic organics')
+    if cod_dir() is None: mark_cod_absent(fig, 'fig_mol_density', 'the COD monoclinic series')
     q = lambda a: [float(x) for x in np.percentile(a, [25, 50, 75])] if len(a) else None
     axes[0].set_title(f"C/H/N/O only: median {np.median(g_rho[g_chno]) if g_chno.any() else np.nan:.3f} (generated, n={g_chno.sum()}) vs "
                       f"{np.median(c_rho[c_chno]) if c_chno.any() else np.nan:.3f} (COD, n={c_chno.sum()})", fontsize=8)
@@ -346,6 +347,7 @@ def fig_mol_wilson(quick:bool=False, # small samples (seconds), for tests
     for ax, kind in ((axes[2], 'acentric'), (axes[3], 'centric')): ax.set(xlabel=f'|E| ({kind} reflections)', ylabel='probability density', title=f'{kind} |E|')
     for ax in axes: ax.legend(fontsize=6)
     fig.suptitle(f'Diffraction statistics to 0.8 Å ({n} structures per family)')
+    if cod_dir() is None: mark_cod_absent(fig, 'fig_mol_wilson', 'the COD monoclinic series')
     return fig, {k: dict(s2=s['s2'], wilson=s['wilson'], e2_shell=s['e2_shell'], stats=s['stats']) for k, s in st.items()}
 
 # %% ../nbs/02c_molecular.ipynb #01932238

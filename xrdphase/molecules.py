@@ -10,7 +10,7 @@ __all__ = ['RDKIT_ORDER_MESSAGE', 'BUILTIN_SMILES', 'MOSES_MEMBER', 'MOSES_WHEEL
 
 # %% ../nbs/02a_molecules.ipynb #fa1365af
 import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
-import csv, gzip, hashlib, subprocess, sys, zipfile
+import csv, gzip, hashlib, os, subprocess, sys, tempfile, zipfile
 from dataclasses import dataclass, replace
 from collections import Counter
 from functools import lru_cache
@@ -169,11 +169,15 @@ def download_moses(dest,                             # folder for the wheel and 
         return out
     wheels = sorted(dest.glob(f'molsets-{version}-*.whl'))
     if not wheels:
-        r = subprocess.run([python, '-m', 'pip', 'download', '--no-deps', '--only-binary', ':all:', f'molsets=={version}',
-                            '-d', str(dest)], capture_output=True, text=True, timeout=timeout)
+        with tempfile.TemporaryDirectory(dir=dest, prefix='.pip-') as tmp:    # renamed into dest whole: a parallel reader never sees half a wheel
+            r = subprocess.run([python, '-m', 'pip', 'download', '--no-deps', '--only-binary', ':all:', f'molsets=={version}',
+                                '-d', tmp], capture_output=True, text=True, timeout=timeout)
+            fetched = sorted(Path(tmp).glob(f'molsets-{version}-*.whl'))
+            if r.returncode != 0 or not fetched:
+                raise MolecularError(f"pip download molsets=={version} into {dest} failed (exit {r.returncode}): {r.stderr.strip()[-400:]} "
+                                     f"— check the network and rerun `xrdphase molecular moses --dest {dest}`")
+            os.replace(fetched[0], dest / fetched[0].name)
         wheels = sorted(dest.glob(f'molsets-{version}-*.whl'))
-        if r.returncode != 0 or not wheels:
-            raise MolecularError(f"pip download molsets=={version} into {dest} failed (exit {r.returncode}): {r.stderr.strip()[-400:]}")
     _check_sha256(wheels[0], wheel_sha256, f'the molsets {version} wheel on PyPI')
     text = '\n'.join(moses_smiles_from_wheel(wheels[0])) + '\n'
     got = hashlib.sha256(text.encode()).hexdigest()
