@@ -816,9 +816,10 @@ def fig_reflection_counts(quick=False, store=None):
         ax.plot(d, mu, ls, color=col, lw=2 if ls == '-' else 1.5, label=f'{lab} (random, thesis preset, n={len(c)}; ±1 sd)')
         ax.fill_between(d, mu - sd, mu + sd, color=col, alpha=0.15)
     if not quick:
-        from xrdphase.core import cod_dir
+        from xrdphase.core import cod_dir, mark_cod_absent
         cod = cod_dir()
-        if cod is not None:
+        if cod is None: mark_cod_absent(fig, 'fig2_4_reflection_counts', 'the COD series (P2₁, C2)')
+        else:
             with tempfile.TemporaryDirectory() as tmp:
                 ingest_cif(cod, Path(tmp)/'cod', progress=False)
                 stc = open_store(Path(tmp)/'cod')
