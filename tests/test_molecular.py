@@ -225,3 +225,22 @@ def test_evaluation_molecules_are_never_drawn(cod):
 def test_skeleton_key_is_form_independent():
     assert Mo.skeleton_key('CC(=O)Nc1ccc(O)cc1') == Mo.skeleton_key('CC(O)=Nc1ccc(O)cc1')
     assert Mo.skeleton_key('OC(=O)c1ccccc1') == Mo.skeleton_key('[O-]C(=O)c1ccccc1') != Mo.skeleton_key('OC(=O)c1ccccn1')
+
+
+def test_without_cod_the_split_and_the_figures_say_so(tmp_path, run_python):
+    "Where $XRDPHASE_COD names a folder without CIFs (as a clone without ../shared): drawing by split stops with core's one line, "
+    "and fig_mol_density says on stdout and on the figure that its COD series is absent."
+    code = ("import xrdphase, matplotlib; matplotlib.use('Agg')\n"
+            "import xrdphase.molecular as M\n"
+            "from xrdphase.core import MissingData\n"
+            "try: M.molecular_structure(M.MolecularSpec(split='test'), 0)\n"
+            "except MissingData as e: print('error:', e)\n"
+            "f, d = M.fig_mol_density(quick=True)\n"
+            "print('on the figure:', f.texts[-1].get_text(), d['summary']['n_cod'])")
+    r = run_python(code, XRDPHASE_COD=str(tmp_path))
+    assert r.returncode == 0, r.stderr[-600:]
+    lines = r.stdout.splitlines()
+    why = f'skipped without COD ($XRDPHASE_COD={tmp_path} holds no .cif file)'
+    assert lines[0].startswith(f'error: {why}: evaluation_keys') and 'place the shared folder' in lines[0], lines
+    assert f'{why}: the COD monoclinic series of figure fig_mol_density;' in r.stdout, r.stdout
+    assert lines[-1] == f'on the figure: the COD monoclinic series absent: no COD structures here ($XRDPHASE_COD={tmp_path} holds no .cif file) 0', lines
