@@ -32,8 +32,8 @@ def _source_path(smiles) -> Path:
     "The file behind a SMILES source: for 'moses', `moses_train.smi` of the MOSES cache, fetched from PyPI the first time; else the path itself."
     if smiles != 'moses': return Path(smiles)
     if not (_MOSES_DEFAULT / 'moses_train.smi').is_file():
-        print(f"smiles='moses': no moses_train.smi in {_MOSES_DEFAULT} ($XRDPHASE_MOSES): fetching it from PyPI once "
-              f"(`xrdphase molecular moses --dest {_MOSES_DEFAULT}`, the 51.6 MB molsets wheel)", file=sys.stderr, flush=True)
+        print(f"smiles='moses': no moses_train.smi in {_MOSES_DEFAULT} ($XRDPHASE_MOSES): fetching the molsets wheel from PyPI "
+              f"once, as `xrdphase molecular moses --dest {_MOSES_DEFAULT}` does", file=sys.stderr, flush=True)
     return download_moses(_MOSES_DEFAULT)
 
 def _smiles_digest(smiles) -> tuple:
