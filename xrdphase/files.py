@@ -6,7 +6,7 @@
 __all__ = ['UNREADABLE', 'HKLError', 'export_hkl', 'export_ins', 'export_mtz', 'read_ins', 'ReadReport', 'parse_hklf4',
            'MergingStats', 'merge_intensities', 'hkl_intensities', 'read_hkl', 'solution_structure', 'export_res',
            'export_cif', 'export_map', 'align_reference', 'peak_distances', 'plot_solution', 'write_solution',
-           'add_cli']
+           'reference_from_ins', 'add_cli']
 
 # %% ../nbs/08b_files.ipynb #551eec47
 import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
@@ -119,7 +119,7 @@ def read_ins(path, # the .ins/.res file (or a name for `text`)
         except ValueError: raise HKLError(f"{path}:{unit_ln}: UNIT must be numbers, got {' '.join(unit)!r}") from None
     return dict(symmetry=cs, wavelength=lam, content=content, title=title, path=str(path))
 
-# %% ../nbs/08b_files.ipynb #a8fcc214
+# %% ../nbs/08b_files.ipynb #94080e06
 @dataclass
 class ReadReport:
     "What a reader took from a file and what it left out: per reason, the line numbers and the lines verbatim."
@@ -181,7 +181,7 @@ def parse_hklf4(text:str, # the file's text
     batch = a[:, 5].astype(int) if (a[:, 5] >= 0).any() else None
     return a[:, :3].astype(int), a[:, 3].copy(), a[:, 4].copy(), batch, rep
 
-# %% ../nbs/08b_files.ipynb #05f77fb7
+# %% ../nbs/08b_files.ipynb #c56e9a00
 @dataclass
 class MergingStats:
     "Merging statistics per resolution shell (the table crystallographers read), and overall."
@@ -276,7 +276,7 @@ def hkl_intensities(path, # the .hkl file (or a name for `text`)
     _check_against_ins(ma, path, ins, max_absent_i_over_sigma)
     return ma, rep
 
-# %% ../nbs/08b_files.ipynb #b857660e
+# %% ../nbs/08b_files.ipynb #32f4aa9d
 def read_hkl(path, # the .hkl file
              ins=None, # its .ins/.res: path or `read_ins` dict
              min_i_over_sigma:float=-5.0, # lines with I below this many sigma are left out and counted
@@ -436,6 +436,34 @@ def write_solution(sol:Solution, # a `solve` result with a chosen candidate
     plt.close(fig)
     files['png'] = str(out/f'{name}.png')
     return res
+
+# %% ../nbs/08b_files.ipynb #1d8f6a9a
+class _Builder(builders.crystal_structure_builder):
+    "iotbx's structure builder, taking `RESI number` without a class too (SHELXL allows it; iotbx's `add_residue` needs both)."
+    def add_residue(self, residue_number, residue_class=None): super().add_residue(residue_number, residue_class)
+
+def reference_from_ins(path, # the .ins/.res file (or a name for `text`)
+                       text:str|None=None, # its text, if not read from `path`
+                       parts:str='major', # disorder: 'major' keeps PART 0 and the major component (occupancy > 0.5, or PART 1 at 0.5); 'all' keeps every part
+                      ) -> tuple:
+    "(the model's non-H atoms as a cctbx structure, counts) from a SHELX .ins/.res with RESI, PART, AFIX, restraints; None if it has no atoms."
+    from iotbx.shelx import command_stream, crystal_symmetry_parser, atom_parser
+    text = Path(path).read_text(errors='replace') if text is None else text
+    b = _Builder()
+    try: atom_parser(crystal_symmetry_parser(command_stream(file=io.StringIO(text)), b).filtered_commands(), b).parse()
+    except Exception as e: raise HKLError(f"{path}: iotbx cannot read the atoms: {type(e).__name__}: {' '.join(str(e).split())}") from None
+    xs = getattr(b, 'structure', None)
+    if xs is None or xs.scatterers().size() == 0: return None, dict(model_non_h=0, reference=0)
+    t = np.array(xs.scattering_types())
+    occ = np.array([sc.occupancy for sc in xs.scatterers()])
+    part = np.array(b.conformer_indices if b.conformer_indices is not None else np.zeros(len(t)), dtype=int)
+    non_h = ~np.isin(t, ['H', 'D'])
+    major = (part == 0) | (occ > 0.5 + 1e-6) | ((np.abs(occ - 0.5) < 1e-6) & (part == 1))
+    keep = non_h & (major if parts == 'major' else True)
+    special = np.array([sc.multiplicity() < xs.space_group().order_z() for sc in xs.scatterers()])
+    counts = dict(model_non_h=int(non_h.sum()), in_parts=int((non_h & (part > 0)).sum()), minor_parts=int((non_h & ~major).sum()),
+                  special_positions=int((non_h & special).sum()), reference=int(keep.sum()))
+    return xs.select(flex.bool(keep.tolist())), counts
 
 # %% ../nbs/08b_files.ipynb #b1366ff9
 def _export_cmd(args) -> int:
