@@ -119,7 +119,7 @@ def read_ins(path, # the .ins/.res file (or a name for `text`)
         except ValueError: raise HKLError(f"{path}:{unit_ln}: UNIT must be numbers, got {' '.join(unit)!r}") from None
     return dict(symmetry=cs, wavelength=lam, content=content, title=title, path=str(path))
 
-# %% ../nbs/08b_files.ipynb #94080e06
+# %% ../nbs/08b_files.ipynb #e13223ce
 @dataclass
 class ReadReport:
     "What a reader took from a file and what it left out: per reason, the line numbers and the lines verbatim."
@@ -181,7 +181,7 @@ def parse_hklf4(text:str, # the file's text
     batch = a[:, 5].astype(int) if (a[:, 5] >= 0).any() else None
     return a[:, :3].astype(int), a[:, 3].copy(), a[:, 4].copy(), batch, rep
 
-# %% ../nbs/08b_files.ipynb #c56e9a00
+# %% ../nbs/08b_files.ipynb #a51a0015
 @dataclass
 class MergingStats:
     "Merging statistics per resolution shell (the table crystallographers read), and overall."
@@ -276,7 +276,7 @@ def hkl_intensities(path, # the .hkl file (or a name for `text`)
     _check_against_ins(ma, path, ins, max_absent_i_over_sigma)
     return ma, rep
 
-# %% ../nbs/08b_files.ipynb #32f4aa9d
+# %% ../nbs/08b_files.ipynb #3c9eca34
 def read_hkl(path, # the .hkl file
              ins=None, # its .ins/.res: path or `read_ins` dict
              min_i_over_sigma:float=-5.0, # lines with I below this many sigma are left out and counted
@@ -437,7 +437,7 @@ def write_solution(sol:Solution, # a `solve` result with a chosen candidate
     files['png'] = str(out/f'{name}.png')
     return res
 
-# %% ../nbs/08b_files.ipynb #1d8f6a9a
+# %% ../nbs/08b_files.ipynb #1fdf09e1
 class _Builder(builders.crystal_structure_builder):
     "iotbx's structure builder, taking `RESI number` without a class too (SHELXL allows it; iotbx's `add_residue` needs both)."
     def add_residue(self, residue_number, residue_class=None): super().add_residue(residue_number, residue_class)
@@ -462,7 +462,8 @@ def reference_from_ins(path, # the .ins/.res file (or a name for `text`)
     keep = non_h & (major if parts == 'major' else True)
     special = np.array([sc.multiplicity() < xs.space_group().order_z() for sc in xs.scatterers()])
     counts = dict(model_non_h=int(non_h.sum()), in_parts=int((non_h & (part > 0)).sum()), minor_parts=int((non_h & ~major).sum()),
-                  special_positions=int((non_h & special).sum()), reference=int(keep.sum()))
+                  special_positions=int((non_h & special).sum()), reference=int(keep.sum()),
+                  in_cell=int(sum(sc.multiplicity() for sc, k in zip(xs.scatterers(), keep) if k)))
     return xs.select(flex.bool(keep.tolist())), counts
 
 # %% ../nbs/08b_files.ipynb #b1366ff9

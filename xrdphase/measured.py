@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['Measured', 'read_cif_data', 'read_mtz_data', 'read_measured']
 
-# %% ../nbs/08ba_measured.ipynb #f6af171b
+# %% ../nbs/08ba_measured.ipynb #b990200d
 import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
 import gzip
 from dataclasses import dataclass
@@ -16,7 +16,7 @@ from .diffraction import Reflections
 from .phasing import as_amplitudes
 from .files import HKLError, ReadReport, read_ins, hkl_intensities, merge_intensities, reference_from_ins
 
-# %% ../nbs/08ba_measured.ipynb #843453f3
+# %% ../nbs/08ba_measured.ipynb #b528af02
 @dataclass
 class Measured:
     "A measured data set as its file holds it (unmerged or merged, I or F), what was left out, and the refined model when the file has one."
@@ -40,7 +40,7 @@ class Measured:
         rec.meta.update(source=self.path, n_measured=self.data.size(), content=(self.ins or {}).get('content'))
         return rec
 
-# %% ../nbs/08ba_measured.ipynb #f7ad9637
+# %% ../nbs/08ba_measured.ipynb #dc78c2b5
 def _text(path) -> str:
     "A file's text (gzip too); HKLError if it is missing."
     path = Path(path)
@@ -52,7 +52,7 @@ def _refln_array(path, reader) -> miller.array:
     arrays = [a for a in reader.as_miller_arrays() if a.is_xray_intensity_array() or a.is_xray_amplitude_array()]
     if not arrays: raise HKLError(f"{path}: no _shelx_hkl_file and no _refln loop of intensities or amplitudes")
     meas = [a for a in arrays if any('meas' in l or l.endswith(('_F_squared_obs', '_intensity_meas')) for l in a.info().labels)] or arrays
-    best = sorted(meas, key=lambda a: (not a.is_xray_intensity_array(), a.sigmas() is None))[0]
+    best = sorted(meas, key=lambda a: (not (a.is_xray_intensity_array() and a.sigmas() is not None), not a.is_xray_amplitude_array()))[0]
     return best
 
 def read_cif_data(path, # a CIF (.cif or .cif.gz): a deposited one with _shelx_hkl_file/_shelx_res_file, or one with a _refln loop (e.g. an .fcf)
@@ -75,9 +75,9 @@ def read_cif_data(path, # a CIF (.cif or .cif.gz): a deposited one with _shelx_h
         return Measured(str(path), ma, rep, ins, ref, counts)
     return Measured(str(path), _refln_array(path, reader))
 
-# %% ../nbs/08ba_measured.ipynb #0238767f
+# %% ../nbs/08ba_measured.ipynb #9c890718
 def read_mtz_data(path) -> Measured:
-    "The intensities with sigmas (else the amplitudes) of an MTZ file, read by iotbx."
+    "The intensities with sigmas (else the amplitudes, else intensities without sigmas) of an MTZ file, read by iotbx."
     from iotbx import mtz
     path = Path(path)
     if not path.is_file(): raise HKLError(f"{path}: no such file")
@@ -85,7 +85,7 @@ def read_mtz_data(path) -> Measured:
     except Exception as e: raise HKLError(f"{path}: iotbx cannot read the MTZ: {' '.join(str(e).split())}") from None
     arrays = [a for a in arrays if a.is_xray_intensity_array() or a.is_xray_amplitude_array()]
     if not arrays: raise HKLError(f"{path}: no intensity or amplitude column (types J, F, K, G)")
-    best = sorted(arrays, key=lambda a: (a.sigmas() is None, not a.is_xray_intensity_array()))[0]
+    best = sorted(arrays, key=lambda a: (not (a.is_xray_intensity_array() and a.sigmas() is not None), not a.is_xray_amplitude_array()))[0]
     return Measured(str(path), best)
 
 def read_measured(path, # .hkl (needs `ins`), .cif/.fcf (also gzipped) or .mtz
