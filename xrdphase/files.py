@@ -75,8 +75,6 @@ def export_mtz(rec: Reflections, path, with_phases=False) -> dict:
     return dict(path=str(path), n=f.size())
 
 # %% ../nbs/08b_files.ipynb #c40701ec
-_HKL_LINE = re.compile(r'^[ \-\d]{12}[ \-+.\deE]{16}')
-
 def read_ins(path, # the .ins/.res file (or a name for `text`)
              text:str|None=None, # the file's text, if not read from `path` (e.g. a CIF's _shelx_res_file)
             ) -> dict:
@@ -119,7 +117,7 @@ def read_ins(path, # the .ins/.res file (or a name for `text`)
         except ValueError: raise HKLError(f"{path}:{unit_ln}: UNIT must be numbers, got {' '.join(unit)!r}") from None
     return dict(symmetry=cs, wavelength=lam, content=content, title=title, path=str(path))
 
-# %% ../nbs/08b_files.ipynb #e13223ce
+# %% ../nbs/08b_files.ipynb #6bffdeda
 @dataclass
 class ReadReport:
     "What a reader took from a file and what it left out: per reason, the line numbers and the lines verbatim."
@@ -140,6 +138,7 @@ class ReadReport:
         return '\n'.join(out)
     __repr__ = __str__
 
+_HKL_LINE = re.compile(r'^[ \-\d]{12}.{16}')          # 3I4, then two F8 that float() must read (NaN, inf included)
 UNREADABLE = 'not HKLF 4 (3I4,2F8[,I4]: h k l I sigma [batch] in fixed columns)'
 
 def _hklf4_line(line):
@@ -181,7 +180,7 @@ def parse_hklf4(text:str, # the file's text
     batch = a[:, 5].astype(int) if (a[:, 5] >= 0).any() else None
     return a[:, :3].astype(int), a[:, 3].copy(), a[:, 4].copy(), batch, rep
 
-# %% ../nbs/08b_files.ipynb #a51a0015
+# %% ../nbs/08b_files.ipynb #0a2f822b
 @dataclass
 class MergingStats:
     "Merging statistics per resolution shell (the table crystallographers read), and overall."
@@ -276,7 +275,7 @@ def hkl_intensities(path, # the .hkl file (or a name for `text`)
     _check_against_ins(ma, path, ins, max_absent_i_over_sigma)
     return ma, rep
 
-# %% ../nbs/08b_files.ipynb #3c9eca34
+# %% ../nbs/08b_files.ipynb #51e2a2c9
 def read_hkl(path, # the .hkl file
              ins=None, # its .ins/.res: path or `read_ins` dict
              min_i_over_sigma:float=-5.0, # lines with I below this many sigma are left out and counted
@@ -437,7 +436,7 @@ def write_solution(sol:Solution, # a `solve` result with a chosen candidate
     files['png'] = str(out/f'{name}.png')
     return res
 
-# %% ../nbs/08b_files.ipynb #1fdf09e1
+# %% ../nbs/08b_files.ipynb #f27ce26e
 class _Builder(builders.crystal_structure_builder):
     "iotbx's structure builder, taking `RESI number` without a class too (SHELXL allows it; iotbx's `add_residue` needs both)."
     def add_residue(self, residue_number, residue_class=None): super().add_residue(residue_number, residue_class)
