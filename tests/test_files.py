@@ -170,3 +170,18 @@ def test_refln_cif_and_mtz_intensities_or_amplitudes(tmp_path):
             assert (m.data.is_xray_intensity_array() if kind == 'intensity' else m.data.is_xray_amplitude_array()), (kind, suffix)
             assert np.corrcoef(np.sort(m.record().f), np.sort(rec.f))[0, 1] > 0.999
     with pytest.raises(HKLError, match='no such file'): read_measured(tmp_path / 'none.mtz')
+
+
+def test_half_half_disorder_keeps_part_1(tmp_path):
+    "A 50:50 disorder (sof 10.5 in both parts) keeps PART 1 once, not both parts and not neither."
+    from xrdphase.crystal import sucrose
+    from xrdphase.files import export_res, reference_from_ins
+    export_res(sucrose().xs, tmp_path / 's.res')
+    text = (tmp_path / 's.res').read_text()
+    o1 = next(l for l in text.splitlines() if l.startswith('O1 '))
+    lab, sfac, x, y, z = o1.split()[:5]
+    disorder = f'PART 1\n{lab} {sfac} {x} {y} {z} 10.5 0.03\nPART 2\nO1B {sfac} {float(x) + 0.03:.5f} {y} {z} 10.5 0.03\nPART 0\n'
+    text = text.replace(o1 + '\n', disorder + 'REM ', 1)
+    ref, counts = reference_from_ins(tmp_path / 's.res', text=text)
+    assert counts['model_non_h'] == 24 and counts['minor_parts'] == 1 and counts['reference'] == 23
+    assert 'O1' in [sc.label for sc in ref.scatterers()] and 'O1B' not in [sc.label for sc in ref.scatterers()]
