@@ -117,7 +117,7 @@ def read_ins(path, # the .ins/.res file (or a name for `text`)
         except ValueError: raise HKLError(f"{path}:{unit_ln}: UNIT must be numbers, got {' '.join(unit)!r}") from None
     return dict(symmetry=cs, wavelength=lam, content=content, title=title, path=str(path))
 
-# %% ../nbs/08b_files.ipynb #6bffdeda
+# %% ../nbs/08b_files.ipynb #b528fcde
 @dataclass
 class ReadReport:
     "What a reader took from a file and what it left out: per reason, the line numbers and the lines verbatim."
@@ -180,7 +180,7 @@ def parse_hklf4(text:str, # the file's text
     batch = a[:, 5].astype(int) if (a[:, 5] >= 0).any() else None
     return a[:, :3].astype(int), a[:, 3].copy(), a[:, 4].copy(), batch, rep
 
-# %% ../nbs/08b_files.ipynb #0a2f822b
+# %% ../nbs/08b_files.ipynb #1b22f606
 @dataclass
 class MergingStats:
     "Merging statistics per resolution shell (the table crystallographers read), and overall."
@@ -215,7 +215,7 @@ def merge_intensities(obs, # a cctbx intensity array with sigmas, merged or not
                       n_shells:int=8, # resolution shells of about equal reflection count
                      ) -> tuple:
     "(merged intensities in the asymmetric unit, `MergingStats`): symmetry equivalents averaged in the Laue class (anomalous pairs too), absences left out first."
-    obs = obs.customized_copy(anomalous_flag=False).map_to_asu()
+    obs = obs.customized_copy(anomalous_flag=False)
     absent = obs.sys_absent_flags().data()
     obs = obs.select(~absent)
     merged = obs.merge_equivalents().array()
@@ -275,7 +275,7 @@ def hkl_intensities(path, # the .hkl file (or a name for `text`)
     _check_against_ins(ma, path, ins, max_absent_i_over_sigma)
     return ma, rep
 
-# %% ../nbs/08b_files.ipynb #51e2a2c9
+# %% ../nbs/08b_files.ipynb #4242fbd0
 def read_hkl(path, # the .hkl file
              ins=None, # its .ins/.res: path or `read_ins` dict
              min_i_over_sigma:float=-5.0, # lines with I below this many sigma are left out and counted
@@ -436,7 +436,7 @@ def write_solution(sol:Solution, # a `solve` result with a chosen candidate
     files['png'] = str(out/f'{name}.png')
     return res
 
-# %% ../nbs/08b_files.ipynb #f27ce26e
+# %% ../nbs/08b_files.ipynb #a5c3fc60
 class _Builder(builders.crystal_structure_builder):
     "iotbx's structure builder, taking `RESI number` without a class too (SHELXL allows it; iotbx's `add_residue` needs both)."
     def add_residue(self, residue_number, residue_class=None): super().add_residue(residue_number, residue_class)

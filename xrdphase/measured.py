@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['Measured', 'read_cif_data', 'read_mtz_data', 'read_measured']
 
-# %% ../nbs/08ba_measured.ipynb #b990200d
+# %% ../nbs/08ba_measured.ipynb #2e52482e
 import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
 import gzip
 from dataclasses import dataclass
@@ -16,7 +16,7 @@ from .diffraction import Reflections
 from .phasing import as_amplitudes
 from .files import HKLError, ReadReport, read_ins, hkl_intensities, merge_intensities, reference_from_ins
 
-# %% ../nbs/08ba_measured.ipynb #b528af02
+# %% ../nbs/08ba_measured.ipynb #5ae26ff4
 @dataclass
 class Measured:
     "A measured data set as its file holds it (unmerged or merged, I or F), what was left out, and the refined model when the file has one."
@@ -40,7 +40,7 @@ class Measured:
         rec.meta.update(source=self.path, n_measured=self.data.size(), content=(self.ins or {}).get('content'))
         return rec
 
-# %% ../nbs/08ba_measured.ipynb #dc78c2b5
+# %% ../nbs/08ba_measured.ipynb #10f904d3
 def _text(path) -> str:
     "A file's text (gzip too); HKLError if it is missing."
     path = Path(path)
@@ -75,7 +75,7 @@ def read_cif_data(path, # a CIF (.cif or .cif.gz): a deposited one with _shelx_h
         return Measured(str(path), ma, rep, ins, ref, counts)
     return Measured(str(path), _refln_array(path, reader))
 
-# %% ../nbs/08ba_measured.ipynb #9c890718
+# %% ../nbs/08ba_measured.ipynb #1e2b72ff
 def read_mtz_data(path) -> Measured:
     "The intensities with sigmas (else the amplitudes, else intensities without sigmas) of an MTZ file, read by iotbx."
     from iotbx import mtz
