@@ -117,7 +117,7 @@ def read_ins(path, # the .ins/.res file (or a name for `text`)
         except ValueError: raise HKLError(f"{path}:{unit_ln}: UNIT must be numbers, got {' '.join(unit)!r}") from None
     return dict(symmetry=cs, wavelength=lam, content=content, title=title, path=str(path))
 
-# %% ../nbs/08b_files.ipynb #b528fcde
+# %% ../nbs/08b_files.ipynb #9d6cccb9
 @dataclass
 class ReadReport:
     "What a reader took from a file and what it left out: per reason, the line numbers and the lines verbatim."
@@ -138,6 +138,7 @@ class ReadReport:
         return '\n'.join(out)
     __repr__ = __str__
 
+# %% ../nbs/08b_files.ipynb #babd5389
 _HKL_LINE = re.compile(r'^[ \-\d]{12}.{16}')          # 3I4, then two F8 that float() must read (NaN, inf included)
 UNREADABLE = 'not HKLF 4 (3I4,2F8[,I4]: h k l I sigma [batch] in fixed columns)'
 
