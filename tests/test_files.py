@@ -119,6 +119,8 @@ def test_batch_column_and_terminator():
     hkl, i, s, batch, rep = parse_hklf4(text, 'b.hkl')
     assert hkl.tolist() == [[1, 0, 0], [-1, 0, 0]] and list(batch) == [1, 2] and rep.n_lines == 2 and rep.last_line == 3
     assert parse_hklf4(text.replace('   1\n', '\n').replace('   2\n', '\n'), 'b.hkl')[3] is None         # no batch column
+    cosines = text.replace('   1\n', '   1 0.12345-0.54321 0.11111 0.22222-0.33333 0.44444\n', 1)            # SADABS: 3I4,2F8,I4,6F8
+    assert parse_hklf4(cosines, 'c.hkl')[0].tolist() == hkl.tolist()
 
 
 def test_broken_file_lines_verbatim(tmp_path):

@@ -138,13 +138,13 @@ class ReadReport:
         return '\n'.join(out)
     __repr__ = __str__
 
-# %% ../nbs/08b_files.ipynb #babd5389
+# %% ../nbs/08b_files.ipynb #fb664570
 _HKL_LINE = re.compile(r'^[ \-\d]{12}.{16}')          # 3I4, then two F8 that float() must read (NaN, inf included)
 UNREADABLE = 'not HKLF 4 (3I4,2F8[,I4]: h k l I sigma [batch] in fixed columns)'
 
 def _hklf4_line(line):
     "(h, k, l, I, sigma, batch or None) of one fixed-column HKLF 4 line; ValueError if it is not one."
-    if not _HKL_LINE.match(line.ljust(28)) or len(line.rstrip()) > 32: raise ValueError(UNREADABLE)
+    if not _HKL_LINE.match(line.ljust(28)): raise ValueError(UNREADABLE)       # columns after the batch (direction cosines, 6F8) are not read
     h = tuple(int(line[i:i + 4]) for i in (0, 4, 8))
     i_obs, sig = float(line[12:20]), float(line[20:28])
     batch = int(line[28:32]) if line[28:32].strip() else None
