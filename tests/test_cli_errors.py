@@ -32,7 +32,7 @@ CASES = [
     ('train: no model given', 'train --data {store} --out {tmp}/run', 4, 'give `model`'),
     ('solve: CIF missing', 'solve --cif {tmp}/missing.cif', 3, '--cif {tmp}/missing.cif: no such file'),
     ('solve: CIF without atom sites', 'solve --cif {noatoms}', 4, 'no atom sites'),
-    ('solve: a letter in an HKL column', 'solve --hkl {badhkl} --ins {ins}', 4, 'bad.hkl:2: not HKLF 4'),
+    ('solve: a letter in the HKL columns of most lines', 'solve --hkl {badhkl} --ins {ins}', 4, 'bad.hkl:2: 14204 of 14205 lines are not HKLF 4'),
     ('solve: --hkl without --ins', 'solve --hkl {badhkl}', 2, '--hkl needs --ins'),
     ('solve: --extend without --d-high', 'solve --cif {cif} --extend wilson', 2, '--extend needs --d-high'),
     ('solve: --max-runs not a number', 'solve --cif {cif} --max-runs abc', 2, "--max-runs: invalid int value: 'abc'"),
@@ -58,7 +58,7 @@ def inputs(tmp_path_factory):
     d['file'].write_text('x')
     d['noatoms'].write_text('data_x\n_cell_length_a 5\n')
     good = Path(THPP_HKL).read_text().splitlines()
-    d['badhkl'].write_text('\n'.join([good[0], good[1][:4] + '   x' + good[1][8:]] + good[2:]) + '\n')
+    d['badhkl'].write_text('\n'.join([good[0]] + [l[:4] + '   x' + l[8:] for l in good[1:-1]] + good[-1:]) + '\n')     # one bad line is left out; most bad is refused
     d['badjson'].write_text('{"epochs": 2,,}')
     d['garbage'].write_bytes(bytes(range(256)) * 2)
     for name, how in (('altered', 'flip'), ('truncated', 'cut'), ('missing', 'rm')):
