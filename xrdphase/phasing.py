@@ -186,7 +186,7 @@ class Solution:
     "What `solve` returns. `rec.phi` holds the chosen candidate's phases (degrees); see `candidates` for all."
     rec: Reflections
     phase_transition: bool
-    seconds: float
+    seconds: float               # process CPU seconds of `solve` (time.process_time)
     cycles: int                  # charge-flipping cycles, all runs
     runs: int                    # seeded runs started
     seed: int
