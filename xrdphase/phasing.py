@@ -345,7 +345,7 @@ def solve(data,                       # amplitudes: a `Reflections` record or a 
 # %% ../nbs/08_phasing.ipynb #bc33400c
 def solution_from_p1(data, f_p1, content=None, n_peaks=None, min_cc=0.9, max_candidates=8, **info) -> Solution:
     "Origin search in the real group for phases found in P1 (e.g. by the teaching charge flipping): smtbx's symmetrisation, then blind scoring."
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     rec = as_amplitudes(data)
     f_obs = rec.miller_array('f')
     sols = []
@@ -356,6 +356,5 @@ def solution_from_p1(data, f_p1, content=None, n_peaks=None, min_cc=0.9, max_can
                    cycles=info.get('cycles', 0), runs=info.get('runs', 1), seed=info.get('seed', 0),
                    normalisation=info.get('normalisation', 'E'), n_peaks=expected_peaks(rec, content, n_peaks))
     add_candidates(sol, f_obs, sols, max_candidates)
-    sol.seconds = time.perf_counter() - t0
+    sol.seconds = time.process_time() - t0
     return sol
-
