@@ -8,12 +8,13 @@ the --cliff resolutions; --from-d extends data from a lower resolution too (e.g.
 on the structures its model never saw (the COD fine-tuned grid networks: the 18 COD test structures, sucrose, thpp).
 
 Prints, per group, the table (n, solved with 95 % Wilson interval, paired gained/lost against the Wilson fill and
-against d_low only with exact McNemar p, R_new of the extended amplitudes with bootstrap interval, time) and one JSON
+against d_low only with exact McNemar p, R_new of the extended amplitudes with bootstrap interval, CPU seconds per
+structure: process time of extension and solving, `cpu_seconds` in every row, wall seconds kept as `wall_seconds`) and one JSON
 line last. Writes runs/bench_phasing/summary.json (and the per-case rows in runs/bench_phasing/cases.jsonl, which
 make it resumable); --update-reference also writes the committed reference/phasing_benchmark.json and
 reference/phasing_cases.jsonl, replacing the groups it ran and keeping the others (so the groups can run separately).
 
-Time: about 2 s per solve on one core; the default (48 real + 200 generated structures, about 12 conditions) is
+Time: about 2 CPU s per solve on one core; the default (48 real + 200 generated structures, about 12 conditions) is
 about 3 hours on one core, half with --workers 2. --quick: 4 real + 3 generated structures, a few minutes.
 """
 import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
@@ -30,7 +31,7 @@ REFERENCE_MODELS = [(f'{label} ({how})', str(W / f'd2_{arch}_{stage}.pt'), None 
 
 
 REF_JSON, REF_ROWS = ROOT / 'reference' / 'phasing_benchmark.json', ROOT / 'reference' / 'phasing_cases.jsonl'
-PER_GROUP = ('table', 'n', 'conditions', 'command', 'wall_seconds')
+PER_GROUP = ('table', 'n', 'conditions', 'command', 'wall_seconds', 'cpu_seconds')
 
 
 def merge_reference(summary:dict, rows:list, groups:list) -> tuple:
@@ -38,7 +39,7 @@ def merge_reference(summary:dict, rows:list, groups:list) -> tuple:
     old = json.loads(REF_JSON.read_text()) if REF_JSON.exists() else {}
     keep = [g for g in old.get('table', {}) if g not in groups] if old.get('version') == B.VERSION else []
     if not keep: return summary, rows
-    for k in PER_GROUP: summary[k] = {**{g: old[k][g] for g in keep}, **summary[k]}
+    for k in PER_GROUP: summary[k] = {**{g: old[k][g] for g in keep if g in old.get(k, {})}, **summary[k]}   # older files: no cpu_seconds
     if 'generated' in keep: summary['generated_failed'] = old['generated_failed']
     old_rows = [json.loads(line) for line in REF_ROWS.read_text().splitlines()]
     return summary, [r for r in old_rows if r['group'] in keep] + rows
@@ -102,7 +103,8 @@ def main(argv=None):
     summary = dict(bench='phasing', version=B.VERSION, date=datetime.date.today().isoformat(), command={g: cmd for g in groups},
                    d_low=a.d_low, d_high=a.d_high, max_runs=max_runs, seed=a.seed, baselines=baselines, solvers=B.SOLVERS,
                    n={g: sum(c.group == g for c in cases) for g in groups}, generated_failed=failed, seen={k: sorted(v) for k, v in seen.items()},
-                   conditions={g: [dataclasses.asdict(c) for c in conds[g]] for g in groups}, table=table, wall_seconds={g: round(time.perf_counter() - t0, 1) for g in groups})
+                   conditions={g: [dataclasses.asdict(c) for c in conds[g]] for g in groups}, table=table, wall_seconds={g: round(time.perf_counter() - t0, 1) for g in groups},
+                   cpu_seconds={g: round(sum(r.get('cpu_seconds', 0) for r in rows if r['group'] == g), 1) for g in groups})
     print(B.summary_markdown(summary))
     atomic_write_text(out / 'summary.json', json.dumps(summary, indent=1))
     if a.update_reference:

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['NORMALISATIONS', 'as_amplitudes', 'quasi_normalisations', 'e_normalisations', 'e_or_quasi', 'content_for',
            'CountingFlipper', 'Solving', 'flip_run', 'peak_search', 'peak_model', 'peak_model_r1', 'fft_map',
-           'Solution', 'add_candidates', 'expected_peaks', 'solve', 'solution_from_p1']
+           'Solution', 'add_candidates', 'expected_peaks', 'FlipSettings', 'Strategy', 'solve', 'solution_from_p1']
 
 # %% ../nbs/08_phasing.ipynb #4e923be8
 import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
@@ -186,7 +186,7 @@ class Solution:
     "What `solve` returns. `rec.phi` holds the chosen candidate's phases (degrees); see `candidates` for all."
     rec: Reflections
     phase_transition: bool
-    seconds: float
+    seconds: float               # process CPU seconds of `solve` (time.process_time)
     cycles: int                  # charge-flipping cycles, all runs
     runs: int                    # seeded runs started
     seed: int
@@ -194,6 +194,7 @@ class Solution:
     n_peaks: int
     candidates: list = field(default_factory=list)   # dicts: phases, cc, shift, peaks, heights, r1_peaks (and `f`: extended |F|)
     chosen: int = -1
+    settings: object = None      # the `FlipSettings` it was found with
 
     @property
     def solved_phases(self): return None if self.chosen < 0 else self.candidates[self.chosen]['phases']
@@ -219,8 +220,8 @@ class Solution:
         return dict(phase_transition=self.phase_transition, seconds=round(self.seconds, 3), cycles=self.cycles, runs=self.runs,
                     seed=self.seed, normalisation=self.normalisation, n_reflections=len(self.rec), d_min=round(float(self.rec.d.min()), 4),
                     space_group=self.rec.sg_symbol, candidates=len(self.candidates), chosen=self.chosen,
-                    r1_peaks=None if self.r1_peaks is None else round(self.r1_peaks, 4))
-
+                    r1_peaks=None if self.r1_peaks is None else round(self.r1_peaks, 4),
+                    settings=None if self.settings is None else str(self.settings))
 
 # %% ../nbs/08_phasing.ipynb #f9af8451
 def add_candidates(sol, f_obs, sols, max_candidates=8):
@@ -248,66 +249,103 @@ def expected_peaks(rec:Reflections, content, n_peaks:int|None=None) -> int:
     return int(n_peaks or max(1, round(sum(content_for(content, rec).values()) / rec.crystal_symmetry().space_group().order_z())))
 
 
-# %% ../nbs/08_phasing.ipynb #1fbeba00
+# %% ../nbs/08_phasing.ipynb #f1ce0d05
+@dataclass(frozen=True)
+class FlipSettings:
+    "What a user tunes in charge flipping; every `Solution` carries the settings it was found with."
+    normalisation:str='E'        # what flipping works on: 'E', 'quasi' (E without the content) or 'F'
+    max_runs:int=4               # seeded runs at most
+    max_cycles:int=500           # cycles per smtbx attempt (2 attempts per run) before it gives up on a phase transition
+    fixed_cycles:int|None=None   # run this many cycles per attempt instead of smtbx's skewness detector
+    weak_fraction:float=0.2      # the weakest reflections whose phases get the extra shift
+    delta_phi:float=math.pi/2    # that phase shift, radians
+    accept_r1:float|None=0.4     # stop once a run's peak-model R1 is this good (None: run all `max_runs`)
+    n_peaks:int|None=None        # peaks per asymmetric unit for the blind score (None: from the content)
+    max_candidates:int=8         # candidate origins scored per run
+
+    def __post_init__(self):
+        if self.normalisation not in NORMALISATIONS:
+            raise ValueError(f"FlipSettings(normalisation={self.normalisation!r}): choose one of {NORMALISATIONS}")
+
+    def __str__(self):
+        stop = f"{self.fixed_cycles} cycles" if self.fixed_cycles else f"skewness detector, ≤ {self.max_cycles} cycles"
+        accept = 'every run' if self.accept_r1 is None else f"accept R1 ≤ {self.accept_r1}"
+        return (f"{self.normalisation}, ≤ {self.max_runs} runs of 2 attempts ({stop}), weak {self.weak_fraction} "
+                f"δφ {math.degrees(self.delta_phi):.0f}°, {accept}")
+
+# %% ../nbs/08_phasing.ipynb #8cda35ac
 def _normalisations(normalisation, content, fell_back):
     "The `normalisations_for` of smtbx for 'E' (quasi-E where the Wilson plot fails, noted in `fell_back`), 'quasi' or 'F'."
     if normalisation == 'quasi': return quasi_normalisations
     if normalisation == 'E': return lambda fo: e_or_quasi(fo, content, fell_back)
     return None
 
-def solve(data,                      # amplitudes: a `Reflections` record or a cctbx miller array (intensities are converted)
-          normalisation:str='E',     # what flipping works on: 'E', 'quasi' (E without the content) or 'F'
-          content=None,              # unit-cell content for E and the peak count (dict, structure); None: C at 18 Å³
-          seed:int=0,                # run r starts from phases drawn with derive_seed(seed, r)
-          d_min:float|None=None,     # cut the data here first
-          max_runs:int=4,            # seeded runs at most
-          max_cycles:int=500,        # cycles per smtbx attempt (2 attempts per run)
-          weak_fraction:float=0.2,   # the weakest reflections whose phases get the extra shift
-          delta_phi:float=math.pi/2, # that phase shift, radians
-          n_peaks:int|None=None,     # peaks per asymmetric unit for the blind score (None: from the content)
-          max_candidates:int=8,      # candidate origins scored per run
-          accept_r1:float|None=0.4,  # stop once a run's peak-model R1 is this good (None: run all `max_runs`)
-          fixed_cycles:int|None=None, # run this many cycles per attempt instead of smtbx's skewness detector
-          measured=None,             # rows of `data` that are measured (default all): the rest float (`08c_extension`)
-          flipper=None,              # f() -> a `CountingFlipper` for each run (default: weak-reflection-improved)
-          normalisations_for=None,   # f(f_obs_p1) -> normalisations, replacing `normalisation`'s
-          start=None,                # f(f_obs_p1, random phases) -> starting phases (None: random)
-          first_run:int=0,           # number of the first run (its seed): to continue a series run by run
-          on_run=None,               # f(trial Solution, flipper) -> Solution, after each run's blind scoring
+class Strategy:
+    "Plain charge flipping of every row. `solve` calls these points in order; extension methods (`08c_extension`) subclass it."
+    measured = None        # bool per row: the rows the origin search and the blind score use (None: all)
+    first_run = 0          # seed number of the first run (to continue a series run by run)
+
+    def record(self, data) -> Reflections:
+        "The data in, converted once to a record of |F|."
+        return as_amplitudes(data)
+    def normalisations(self, content:dict, settings, fell_back:list):
+        "smtbx's `normalisations_for`: f(f_obs in P1) -> normalisations, or None to flip |F| as they are."
+        return _normalisations(settings.normalisation, content, fell_back)
+    def flipper(self, settings) -> CountingFlipper:
+        "A fresh flipper for each run."
+        return CountingFlipper(delta=None, delta_varphi=settings.delta_phi, weak_reflection_fraction=settings.weak_fraction)
+    def start(self, f_obs_p1, random):
+        "Starting phases (radians) of a run from its random draw."
+        return random
+    def after_run(self, trial, flipper):
+        "The run's blindly scored Solution, changed (recycled, extended) before the runs are compared."
+        return trial
+    def accept(self, best, settings) -> bool:
+        "Stop the restarts with `best`?"
+        return settings.accept_r1 is None or best.r1_peaks <= settings.accept_r1
+    def finish(self, sol, settings, fell_back:list):
+        "The returned Solution, from the best run (or the one without a phase transition)."
+        sol.normalisation = settings.normalisation + (' (quasi: Wilson plot failed)' if fell_back else '')
+        return sol
+
+# %% ../nbs/08_phasing.ipynb #3d0b1751
+def solve(data,                       # amplitudes: a `Reflections` record or a cctbx miller array (intensities are converted)
+          content=None,               # unit-cell content for E and the peak count (dict, structure); None: C at 18 Å³
+          settings:FlipSettings=FlipSettings(), # what charge flipping runs with
+          strategy:Strategy|None=None, # where an extension method changes the flipping (None: plain `Strategy`)
+          seed:int=0,                 # run r starts from phases drawn with derive_seed(seed, r)
+          **tune,                     # fields of `FlipSettings` to change, e.g. max_runs=2
          ) -> Solution:
     "Charge flipping (smtbx, weak-reflection-improved) with seeded restarts and a blind choice among candidate origins."
-    t0 = time.perf_counter()
-    if normalisation not in NORMALISATIONS: raise ValueError(f"solve(normalisation={normalisation!r}): choose one of {NORMALISATIONS}")
-    rec = as_amplitudes(data, d_min)
+    t0, settings, strategy = time.process_time(), replace(settings, **tune), strategy or Strategy()
+    rec = strategy.record(data)
     if len(rec) < 10: raise ValueError(f"solve: only {len(rec)} reflections; charge flipping needs data")
-    n_pk, f_obs, fell_back = expected_peaks(rec, content, n_peaks), rec.miller_array('f'), []
-    scored = rec if measured is None else rec.select(np.asarray(measured, bool))      # origin search and blind scoring
+    f_obs, fell_back = rec.miller_array('f'), []
+    scored = rec if strategy.measured is None else rec.select(np.asarray(strategy.measured, bool))   # origin search, blind score
     f_scored = scored.miller_array('f')
-    norms = normalisations_for or _normalisations(normalisation, content_for(content, rec), fell_back)
-    make = flipper or (lambda: CountingFlipper(delta=None, delta_varphi=delta_phi, weak_reflection_fraction=weak_fraction))
+    blank = Solution(rec=replace(scored, phi=None), phase_transition=False, seconds=0.0, cycles=0, runs=0, seed=seed,
+                     normalisation=settings.normalisation, n_peaks=expected_peaks(rec, content, settings.n_peaks), settings=settings)
+    norms = strategy.normalisations(content_for(content, rec), settings, fell_back)
     cycles, best = 0, None
-    for run in range(first_run, first_run + max_runs):
-        flip = make()
-        sols = flip_run(flip, f_obs, np.random.default_rng(derive_seed(seed, run)), norms, max_cycles, fixed_cycles, start=start,
-                        origin_data=None if measured is None else f_scored)
+    for run in range(strategy.first_run, strategy.first_run + settings.max_runs):
+        flip = strategy.flipper(settings)
+        sols = flip_run(flip, f_obs, np.random.default_rng(derive_seed(seed, run)), norms, settings.max_cycles, settings.fixed_cycles,
+                        start=strategy.start, origin_data=None if strategy.measured is None else f_scored)
         cycles += flip.cycles
         if not sols: continue
-        trial = add_candidates(Solution(rec=replace(scored, phi=None), phase_transition=True, seconds=0.0, cycles=0, runs=0, seed=seed,
-                                        normalisation=normalisation, n_peaks=n_pk), f_scored, sols, max_candidates)
-        if on_run is not None: trial = on_run(trial, flip)
+        trial = add_candidates(replace(blank, phase_transition=True, candidates=[]), f_scored, sols, settings.max_candidates)
+        trial = strategy.after_run(trial, flip)
         if best is None or trial.r1_peaks < best.r1_peaks: best = trial
-        if accept_r1 is None or best.r1_peaks <= accept_r1: break     # else: a false transition; try the next seed
-    sol = best or Solution(rec=replace(scored, phi=None), phase_transition=False, seconds=0.0, cycles=0, runs=0, seed=seed,
-                           normalisation=normalisation, n_peaks=n_pk)
-    sol.cycles, sol.runs = cycles, run + 1 - first_run
-    sol.normalisation = normalisation + (' (quasi: Wilson plot failed)' if fell_back else '')
-    sol.seconds = time.perf_counter() - t0
+        if strategy.accept(best, settings): break     # else: a false transition; try the next seed
+    sol = strategy.finish(best or blank, settings, fell_back)
+    sol.cycles, sol.runs, sol.settings = cycles, run + 1 - strategy.first_run, settings
+    sol.seconds = time.process_time() - t0
     return sol
 
 # %% ../nbs/08_phasing.ipynb #bc33400c
 def solution_from_p1(data, f_p1, content=None, n_peaks=None, min_cc=0.9, max_candidates=8, **info) -> Solution:
     "Origin search in the real group for phases found in P1 (e.g. by the teaching charge flipping): smtbx's symmetrisation, then blind scoring."
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     rec = as_amplitudes(data)
     f_obs = rec.miller_array('f')
     sols = []
@@ -318,6 +356,5 @@ def solution_from_p1(data, f_p1, content=None, n_peaks=None, min_cc=0.9, max_can
                    cycles=info.get('cycles', 0), runs=info.get('runs', 1), seed=info.get('seed', 0),
                    normalisation=info.get('normalisation', 'E'), n_peaks=expected_peaks(rec, content, n_peaks))
     add_candidates(sol, f_obs, sols, max_candidates)
-    sol.seconds = time.perf_counter() - t0
+    sol.seconds = time.process_time() - t0
     return sol
-

@@ -9,7 +9,7 @@ __all__ = ['SPACE_GROUPS', 'SPACE_GROUP_WEIGHTS', 'STORES', 'RESUMABLE', 'store_
 
 # %% ../nbs/07c_set_training.ipynb #d7335752
 import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
-import json, math, os, random, time
+import json, math, os, random, sys, time
 from dataclasses import dataclass, asdict, fields, field
 from pathlib import Path
 import numpy as np
@@ -128,6 +128,7 @@ class SetTrainConfig:
 
 RESUMABLE = ('progress', 'num_workers', 'threads', 'device', 'out', 'max_steps', 'allow_incomplete', 'ckpt_every', 'log_every')
 
+# %% ../nbs/07c_set_training.ipynb #59e9d064
 def _rng_state():
     st = np.random.get_state()
     return dict(torch=torch.get_rng_state(), numpy_json=json.dumps([st[0], st[1].tolist(), int(st[2]), int(st[3]), float(st[4])]),
@@ -169,130 +170,164 @@ def _check_resume(ck, cfg, path):
     diff = {k: (a.get(k), b.get(k)) for k in set(a) | set(b) if k not in RESUMABLE and a.get(k) != b.get(k)}
     if diff: raise SetModelError(f"{path}: the checkpoint's config differs from this run in {sorted(diff)}; resume with the same settings or use another out")
 
-def train(cfg, resume:bool=False) -> dict:
-    "Train (or continue, with `resume`) a set model as configured; returns a summary (rank 0 also writes it to `out`)."
-    cfg = SetTrainConfig.from_dict(cfg) if isinstance(cfg, dict) else cfg
+def _device(cfg, world:int, local:int) -> str:
+    "The torch device of this process; a distributed run's process group starts here."
     import torch.distributed as dist
-    rank, world, local = _dist()
     device = cfg.device
     if world > 1 and not dist.is_initialized(): dist.init_process_group('nccl' if device.startswith('cuda') else 'gloo')
     if device.startswith('cuda'):
         if not torch.cuda.is_available(): raise SetModelError("device='cuda' but torch sees no CUDA device")
         device = f'cuda:{local}' if world > 1 else device
         torch.cuda.set_device(torch.device(device))
-    torch.set_num_threads(cfg.threads)
-    out = Path(cfg.out)
-    ck_path = out / 'last.pt'
-    if ck_path.exists() and not resume: raise SetModelError(f"{ck_path} exists: resume=True (--resume) continues that run; or choose another out")
-    torch.manual_seed(cfg.seed)
-    np.random.seed(cfg.seed % 2 ** 32)
-    random.seed(cfg.seed)
+    return device
+
+def _seed_all(seed:int):
+    "Seed torch, numpy and random; deterministic algorithms where torch has them."
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2 ** 32)
+    random.seed(seed)
     torch.use_deterministic_algorithms(True, warn_only=True)
-    model = build_set_model(cfg.model).to(device)
-    items = SetItems(cfg.data, cfg.max_train, cfg.seed, cfg.pairs, cfg.main, cfg.allow_incomplete)
-    if len(items) < world * cfg.batch_size: raise SetModelError(f"{cfg.data}: {len(items)} structures; need at least {world * cfg.batch_size}")
-    val = [SetItems([cfg.val_data], cfg.max_val, cfg.seed, 'fixed', cfg.main).item(j) for j in range(min(cfg.max_val, len(open_store(cfg.val_data))))] \
-        if cfg.val_data and rank == 0 else []
-    steps_per_epoch = len(EpochBatches(items, 0, cfg.batch_size, cfg.seed, rank, world))
-    total = cfg.epochs * steps_per_epoch                         # the schedule's length; max_steps only stops early
-    stop = total if cfg.max_steps is None else min(cfg.max_steps, total)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(cfg, total))
-    ddp = torch.nn.parallel.DistributedDataParallel(model, device_ids=[local] if device.startswith('cuda') else None) if world > 1 else model
-    amp = {None: None, 'bf16': torch.bfloat16, 'fp16': torch.float16}[cfg.amp]
-    scaler = torch.amp.GradScaler(torch.device(device).type, enabled=cfg.amp == 'fp16')
-    state = dict(step=0, epoch=0, batch=0, best=None, best_step=None, seconds=0.0, train_structures=len(items))
-    if resume and ck_path.exists():
-        ck = torch.load(ck_path, map_location='cpu', weights_only=True)
-        if ck.get('format') != CHECKPOINT_FORMAT: raise SetModelError(f"{ck_path}: not a set-model training checkpoint")
-        _check_resume(ck, cfg, ck_path)
-        if ck['world_size'] != world: raise SetModelError(f"{ck_path}: written by {ck['world_size']} processes, resuming with {world}")
-        model.load_state_dict(ck['model'])
-        opt.load_state_dict(ck['optimizer'])
-        sched.load_state_dict(ck['scheduler'])
-        scaler.load_state_dict(ck['scaler'])
+
+# %% ../nbs/07c_set_training.ipynb #f9ba3288
+class _Run:
+    "One training run: model, data, optimiser and state, restored from `out/last.pt` with `resume`."
+    def __init__(self, cfg, resume:bool):
+        self.cfg, (self.rank, self.world, self.local) = cfg, _dist()
+        self.device = device = _device(cfg, self.world, self.local)
+        torch.set_num_threads(cfg.threads)
+        self.out = Path(cfg.out)
+        self.ck_path, self.log = self.out / 'last.pt', self.out / 'log.jsonl'
+        if self.ck_path.exists() and not resume: raise SetModelError(f"{self.ck_path} exists: resume=True (--resume) continues that run; or choose another out")
+        _seed_all(cfg.seed)
+        self.model = build_set_model(cfg.model).to(device)
+        self.items = items = SetItems(cfg.data, cfg.max_train, cfg.seed, cfg.pairs, cfg.main, cfg.allow_incomplete)
+        if len(items) < self.world * cfg.batch_size: raise SetModelError(f"{cfg.data}: {len(items)} structures; need at least {self.world * cfg.batch_size}")
+        self.val = [SetItems([cfg.val_data], cfg.max_val, cfg.seed, 'fixed', cfg.main).item(j) for j in range(min(cfg.max_val, len(open_store(cfg.val_data))))] \
+            if cfg.val_data and self.rank == 0 else []
+        self.total = cfg.epochs * len(EpochBatches(items, 0, cfg.batch_size, cfg.seed, self.rank, self.world))  # the schedule's length
+        self.stop = self.total if cfg.max_steps is None else min(cfg.max_steps, self.total)          # max_steps only stops early
+        self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, _lr_lambda(cfg, self.total))
+        self.ddp = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=[self.local] if device.startswith('cuda') else None) \
+            if self.world > 1 else self.model
+        self.amp = {None: None, 'bf16': torch.bfloat16, 'fp16': torch.float16}[cfg.amp]
+        self.scaler = torch.amp.GradScaler(torch.device(device).type, enabled=cfg.amp == 'fp16')
+        self.acc = []                 # training losses since the last log line
+        self.state = dict(step=0, epoch=0, batch=0, best=None, best_step=None, seconds=0.0, train_structures=len(items))
+        if resume and self.ck_path.exists(): self.restore()
+        if self.rank == 0:
+            self.out.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(self.out / 'config.json', json.dumps(asdict(cfg), indent=1))
+            keep = [l for l in (self.log.read_text().splitlines() if self.log.exists() else []) if l.strip() and json.loads(l)['step'] <= self.state['step']]
+            atomic_write_text(self.log, ''.join(l + '\n' for l in keep))
+
+    def restore(self):
+        "Model, optimiser, scheduler, scaler, random generators and state from the checkpoint."
+        ck = torch.load(self.ck_path, map_location='cpu', weights_only=True)
+        if ck.get('format') != CHECKPOINT_FORMAT: raise SetModelError(f"{self.ck_path}: not a set-model training checkpoint")
+        _check_resume(ck, self.cfg, self.ck_path)
+        if ck['world_size'] != self.world: raise SetModelError(f"{self.ck_path}: written by {ck['world_size']} processes, resuming with {self.world}")
+        for k, obj in (('model', self.model), ('optimizer', self.opt), ('scheduler', self.sched), ('scaler', self.scaler)): obj.load_state_dict(ck[k])
         _set_rng_state(ck['rng'])
-        state = json.loads(ck['state_json'])
-        if state.get('train_structures', len(items)) != len(items):
-            raise SetModelError(f"{ck_path}: trained on {state['train_structures']} structures, the stores now hold {len(items)}; use another out")
-    log = out / 'log.jsonl'
-    if rank == 0:
-        out.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(out / 'config.json', json.dumps(asdict(cfg), indent=1))
-        keep = [l for l in (log.read_text().splitlines() if log.exists() else []) if l.strip() and json.loads(l)['step'] <= state['step']]
-        atomic_write_text(log, ''.join(l + '\n' for l in keep))
+        self.state = json.loads(ck['state_json'])
+        if self.state.get('train_structures', len(self.items)) != len(self.items):
+            raise SetModelError(f"{self.ck_path}: trained on {self.state['train_structures']} structures, the stores now hold {len(self.items)}; use another out")
 
-    def write(rec):
-        if rank == 0:
-            with open(log, 'a') as f: f.write(json.dumps(rec) + '\n')
-            if cfg.progress: print(json.dumps(rec), flush=True)
+# %% ../nbs/07c_set_training.ipynb #dc3df46e
+def _write(run:_Run, rec:dict):
+    "One line of the run's log (rank 0), echoed with `progress`."
+    if run.rank == 0:
+        with open(run.log, 'a') as f: f.write(json.dumps(rec) + '\n')
+        if run.cfg.progress: print(json.dumps(rec), flush=True)
 
-    def checkpoint():
-        if rank != 0: return
-        with atomic_path(ck_path) as tmp:
-            torch.save(dict(format=CHECKPOINT_FORMAT, config_json=json.dumps(model.config), train_config_json=json.dumps(asdict(cfg)),
-                            model={k: v.detach().cpu().clone() for k, v in model.state_dict().items()}, optimizer=opt.state_dict(),
-                            scheduler=sched.state_dict(), scaler=scaler.state_dict(), rng=_rng_state(), world_size=world,
-                            state_json=json.dumps(state)), tmp)
+def _checkpoint(run:_Run):
+    "Everything `resume` needs, written atomically to `out/last.pt` (rank 0)."
+    if run.rank != 0: return
+    with atomic_path(run.ck_path) as tmp:
+        torch.save(dict(format=CHECKPOINT_FORMAT, config_json=json.dumps(run.model.config), train_config_json=json.dumps(asdict(run.cfg)),
+                        model={k: v.detach().cpu().clone() for k, v in run.model.state_dict().items()}, optimizer=run.opt.state_dict(),
+                        scheduler=run.sched.state_dict(), scaler=run.scaler.state_dict(), rng=_rng_state(), world_size=run.world,
+                        state_json=json.dumps(run.state)), tmp)
 
-    def validation():
-        v = None
-        if rank == 0 and val:
-            r = validate(model, val, device)
-            r.update(step=state['step'], epoch=state['epoch'])
-            write(r)
-            v = r['val_R_new']
-            state['last_val'] = state['step']
-            if state['best'] is None or v < state['best']:
-                state.update(best=v, best_step=state['step'])
-                save_set_weights(model, out / 'best.pt', meta=dict(step=state['step'], val_R_new=v, val_R_wilson=r['val_R_wilson']))
+def _validation(run:_Run):
+    "Validate (rank 0), log it, and keep the best model so far as `out/best.pt`."
+    if run.rank != 0 or not run.val: return
+    state, r = run.state, validate(run.model, run.val, run.device)
+    r.update(step=state['step'], epoch=state['epoch'])
+    _write(run, r)
+    state['last_val'] = state['step']
+    if state['best'] is None or r['val_R_new'] < state['best']:
+        state.update(best=r['val_R_new'], best_step=state['step'])
+        save_set_weights(run.model, run.out / 'best.pt', meta=dict(step=state['step'], val_R_new=r['val_R_new'], val_R_wilson=r['val_R_wilson']))
 
-    t0 = time.time() - state['seconds']
-    acc = []
-    while state['epoch'] < cfg.epochs and state['step'] < stop:
-        batches = EpochBatches(items, state['epoch'], cfg.batch_size, cfg.seed, rank, world)
-        dl = torch.utils.data.DataLoader(batches, batch_size=None, sampler=range(state['batch'], len(batches)), num_workers=cfg.num_workers,
-                                         collate_fn=lambda b: b)
-        ddp.train()
-        for batch in dl:
-            b = to_device(batch, device)
-            with torch.autocast(torch.device(device).type, dtype=amp, enabled=amp is not None):
-                loss = r_new(ddp(b).float(), b).mean()
-            opt.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.unscale_(opt)
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            scaler.step(opt)
-            scaler.update()
-            sched.step()
-            acc.append(float(loss.detach()))
-            state['step'] += 1
-            state['batch'] += 1
-            state['seconds'] = time.time() - t0
-            if state['step'] % cfg.log_every == 0:
-                tl = torch.tensor([float(np.mean(acc))], dtype=torch.float64, device=device)
-                if world > 1:                   # the mean over every process's batches
-                    dist.all_reduce(tl)
-                    tl /= world
-                write(dict(step=state['step'], epoch=state['epoch'], train_R_new=float(tl[0]), lr=sched.get_last_lr()[0],
-                           seconds=round(state['seconds'], 1), skipped_pairs=len(items.skipped))); acc = []
-            if cfg.val_every and state['step'] % cfg.val_every == 0: validation()
-            if state['step'] % cfg.ckpt_every == 0: checkpoint()
-            if state['step'] >= stop: break
-        if state['batch'] >= len(batches):
-            state['epoch'] += 1
-            state['batch'] = 0
-            if not cfg.val_every: validation()
-        checkpoint()
-    if cfg.val_every and state.get('last_val') != state['step']: validation()
+def _step(run:_Run, batch) -> float:
+    "One optimiser step on a batch; its loss."
+    b = to_device(batch, run.device)
+    with torch.autocast(torch.device(run.device).type, dtype=run.amp, enabled=run.amp is not None):
+        loss = r_new(run.ddp(b).float(), b).mean()
+    run.opt.zero_grad(set_to_none=True)
+    run.scaler.scale(loss).backward()
+    run.scaler.unscale_(run.opt)
+    torch.nn.utils.clip_grad_norm_(run.model.parameters(), run.cfg.grad_clip)
+    run.scaler.step(run.opt)
+    run.scaler.update()
+    run.sched.step()
+    return float(loss.detach())
+
+# %% ../nbs/07c_set_training.ipynb #b72b8325
+def _log_train(run:_Run, acc:list):
+    "The mean training R_new since the last line (over every process's batches)."
+    tl = torch.tensor([float(np.mean(acc))], dtype=torch.float64, device=run.device)
+    if run.world > 1:
+        import torch.distributed as dist
+        dist.all_reduce(tl)
+        tl /= run.world
+    _write(run, dict(step=run.state['step'], epoch=run.state['epoch'], train_R_new=float(tl[0]), lr=run.sched.get_last_lr()[0],
+                     seconds=round(run.state['seconds'], 1), skipped_pairs=len(run.items.skipped)))
+
+def _epoch(run:_Run, t0:float):
+    "The steps of the current epoch from its next batch, until the epoch or `stop` ends."
+    cfg, state = run.cfg, run.state
+    batches = EpochBatches(run.items, state['epoch'], cfg.batch_size, cfg.seed, run.rank, run.world)
+    dl = torch.utils.data.DataLoader(batches, batch_size=None, sampler=range(state['batch'], len(batches)), num_workers=cfg.num_workers,
+                                     collate_fn=lambda b: b)
+    run.ddp.train()
+    for batch in dl:
+        run.acc.append(_step(run, batch))
+        state['step'] += 1
+        state['batch'] += 1
+        state['seconds'] = time.time() - t0
+        if state['step'] % cfg.log_every == 0:
+            _log_train(run, run.acc)
+            run.acc = []
+        if cfg.val_every and state['step'] % cfg.val_every == 0: _validation(run)
+        if state['step'] % cfg.ckpt_every == 0: _checkpoint(run)
+        if state['step'] >= run.stop: break
+    if state['batch'] >= len(batches):
+        state['epoch'] += 1
+        state['batch'] = 0
+        if not cfg.val_every: _validation(run)
+
+# %% ../nbs/07c_set_training.ipynb #3f8b8de5
+def train(cfg, resume:bool=False) -> dict:
+    "Train (or continue, with `resume`) a set model as configured; returns a summary (rank 0 also writes it to `out`)."
+    cfg = SetTrainConfig.from_dict(cfg) if isinstance(cfg, dict) else cfg
+    run = _Run(cfg, resume)
+    state, out, t0 = run.state, run.out, time.time() - run.state['seconds']
+    while state['epoch'] < cfg.epochs and state['step'] < run.stop:
+        _epoch(run, t0)
+        _checkpoint(run)
+    if cfg.val_every and state.get('last_val') != state['step']: _validation(run)
     summary = dict(out=str(out), steps=state['step'], epochs=state['epoch'], best_step=state['best_step'], best_val_R_new=state['best'],
-                   train_structures=len(items), val_structures=len(val), world_size=world, seconds=round(state['seconds'], 1),
-                   skipped_pairs=len(items.skipped), parameters=sum(p.numel() for p in model.parameters()))
-    if rank == 0:
+                   train_structures=len(run.items), val_structures=len(run.val), world_size=run.world, seconds=round(state['seconds'], 1),
+                   skipped_pairs=len(run.items.skipped), parameters=sum(p.numel() for p in run.model.parameters()))
+    if run.rank == 0:
         if (out / 'best.pt').exists(): atomic_write_bytes(out / 'model.pt', (out / 'best.pt').read_bytes())
-        else: save_set_weights(model, out / 'model.pt', meta=dict(step=state['step']))
+        else: save_set_weights(run.model, out / 'model.pt', meta=dict(step=state['step']))
         atomic_write_text(out / 'summary.json', json.dumps(summary, indent=1))
-    if world > 1: dist.barrier()
+    if run.world > 1:
+        import torch.distributed as dist
+        dist.barrier()
     return summary
 
 # %% ../nbs/07c_set_training.ipynb #43498893
@@ -328,6 +363,7 @@ def _shell_of(d, d_low, d_high, n):
     x = (1 / d ** 3 - 1 / d_low ** 3) / (1 / d_high ** 3 - 1 / d_low ** 3)
     return np.clip((x * n).astype(int), 0, n - 1)
 
+# %% ../nbs/07c_set_training.ipynb #679ae56d
 def evaluate_items(models:dict, # name -> SetExtender (the Wilson fill is always added as 'wilson')
                    items:list, n_shells:int=5, device='cpu') -> list:
     "One row per structure: n_new, and per method R_new, shell sums, |E|² correlation (model rows), inference seconds."
@@ -365,6 +401,7 @@ def _pooled_corr(s):
     n, sx, sy, sxx, syy, sxy = s
     return float((sxy / n - sx * sy / n ** 2) / math.sqrt(max(sxx / n - (sx / n) ** 2, 1e-300) * max(syy / n - (sy / n) ** 2, 1e-300)))
 
+# %% ../nbs/07c_set_training.ipynb #e3d6ab38
 def summarise(rows:list, n_shells:int=5, n_boot:int=2000, seed:int=0) -> dict:
     "Per method: mean R_new [95 % CI], pooled R_new, per-shell R, ratio to Wilson [paired CI], structures improved; |E|² correlation [CI]."
     methods = [k[:-6] for k in rows[0] if k.endswith('_R_new')]
@@ -499,4 +536,4 @@ def main(argv=None) -> int:
 
 # %% ../nbs/07c_set_training.ipynb #df8d272a
 #| eval: false
-if __name__ == '__main__': raise SystemExit(main())
+if __name__ == '__main__': sys.exit(main())
