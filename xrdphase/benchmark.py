@@ -19,7 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 import numpy as np
 from cctbx import miller
-from .core import derive_seed, register_figure, cached_result, cod_dir, cctbx_test_data, reference_dir
+from .core import derive_seed, register_figure, cached_result, cod_dir, cod_or_skip, require_cod, mark_cod_absent, cctbx_test_data, reference_dir
 from .crystal import read_cif, read_cif_dir, random_structure, sucrose, StructureError
 from .diffraction import reflections, complete
 from .molecular import MolecularSpec, MolecularError, molecular_structure_info, generated_structures, molecule_split
@@ -42,8 +42,7 @@ BUILTIN_REAL = (Case('real', 'sucrose', ('sucrose',)), Case('real', 'thpp (measu
 
 def real_cases(folder=None) -> list:
     "Every monoclinic COD structure (calculated |F|, H included), sucrose (calculated) and thpp (measured intensities)."
-    folder = cod_dir() if folder is None else Path(folder)
-    if folder is None: raise FileNotFoundError("real_cases: no COD folder (../shared/cod or $XRDPHASE_COD)")
+    folder = require_cod('real_cases: the COD structures of the benchmark') if folder is None else Path(folder)
     ok, _ = read_cif_dir(folder)
     cods = [Case('real', c.name, ('cif', str(c.path))) for c in ok]
     return cods + list(BUILTIN_REAL)
@@ -86,7 +85,7 @@ def case_seed(case:Case, seed:int=0) -> int:
 def finetune_seen(folder=None, fractions=(0.5, 0.1, 0.4), seed:int=0) -> list:
     "Names of the COD structures the reference grid models were fine-tuned (train) or selected (val) on: `reference/make_reference.py`'s split."
     from xrdphase.datasets import split_indices
-    ok, _ = read_cif_dir(cod_dir() if folder is None else folder)     # the store's order: sorted files, monoclinic ones kept
+    ok, _ = read_cif_dir(require_cod('finetune_seen: the COD split of the fine-tuned networks') if folder is None else folder)     # the store's order: sorted files, monoclinic ones kept
     sp = split_indices(len(ok), fractions, seed)
     return sorted(ok[i].name for i in np.concatenate([sp['train'], sp['val']]))
 
@@ -450,6 +449,7 @@ def fig_mol_cliff(quick=False, recompute=False):
     if quick: res = json.loads(json.dumps(cliff_comparison(1, d_mins=(1.0, 1.5), n_cod=1), default=float))
     else: res = cached_result('mol_cliff', lambda: cliff_comparison(40, n_random=20, progress=True), recompute)
     res = {k: {float(d): v for d, v in r.items()} for k, r in res.items()}        # JSON keys are strings
+    if 'COD monoclinic' not in res: mark_cod_absent(fig, 'fig_mol_cliff', 'the COD monoclinic series')
     for k, r in res.items():
         d = sorted(r); ax.plot(d, [r[x]['success'] for x in d], 'o-', label=f"{k} (n={r[d[0]]['n']})")
     ax.set_xlabel('d_min (Å)'); ax.set_ylabel('fraction solved'); ax.invert_xaxis(); ax.set_ylim(-0.02, 1.02); ax.legend(fontsize=8)

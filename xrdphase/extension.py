@@ -24,7 +24,7 @@ from .phasing import (NORMALISATIONS, FlipSettings, Strategy, Solution, Counting
                               peak_search, peak_model, fft_map, e_or_quasi)
 from .success import evaluate, non_h_atoms
 from .set_model import extend as set_model_extend
-from .files import read_ins, read_hkl, export_hkl, export_ins
+from .files import read_ins, read_hkl, export_hkl, export_ins, reference_from_ins
 
 # %% ../nbs/08c_extension.ipynb #27b9614f
 def _extended(full:Reflections, measured, f, method:str, **meta) -> Reflections:
@@ -401,11 +401,8 @@ def extend(rec_low,            # measured or cut data: a `Reflections` record or
 
 # %% ../nbs/08c_extension.ipynb #f609e414
 def _reference_from_ins(path):
-    "The atoms of a SHELX .ins/.res as the reference structure, or None if it has none."
-    from cctbx import xray
-    try: x = xray.structure.from_shelx(filename=str(path))
-    except (RuntimeError, ValueError, AssertionError): return None
-    return x if non_h_atoms(x).scatterers().size() else None
+    "The non-H atoms of a SHELX .ins/.res (RESI, PART, AFIX read; the major disorder part) as the reference structure, or None if it has none."
+    return reference_from_ins(path)[0]
 
 def _load_data(args) -> tuple:
     "(record, reference structure or None, unit-cell content or None) from --cif or --hkl/--ins, cut to --d-min."
