@@ -1,5 +1,5 @@
 """Refinement benchmark (issue 21): solve, assign elements, refine; beside refining the true model with the same procedure and
-data, and a wrong model (the true one shifted by a non-origin vector, refined without H). Prints a table; writes JSON under runs/.
+data, a wrong model (the true one shifted by a non-origin vector, refined without H) and the peaks of a random-phase map. Prints a table; writes JSON under runs/.
 
     python bench/refinement.py                       # thpp (measured), sucrose, four COD structures (calculated), d_min 0.8 A
     python bench/refinement.py --cod all --d-min 1.0 # every monoclinic COD structure of ../shared/cod
@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 from xrdphase.benchmark import Case, load_case, case_seed, real_cases
 from xrdphase.crystal import unit_cell_content
-from xrdphase.phasing import solve
+from xrdphase.phasing import solve, peak_search, fft_map
+from cctbx.array_family import flex
 from xrdphase.success import non_h_atoms, evaluate
 from xrdphase.refinement import (RefinementError, asu_content, assign_elements, observations, refine, solution_element_accuracy,
                                  bond_check)
@@ -25,6 +26,15 @@ def unique_sites(xs):
         if all(np.linalg.norm(np.subtract(s, t)) > 0.1 for t in seen): keep.append(i); seen.append(s)
     from cctbx.array_family import flex
     return xs.select(flex.size_t(keep))
+
+
+def random_phase_r1(rec, fo_sq, asu, n_peaks, seed):
+    "R1 after refining the peaks of a map with random phases, elements assigned as for a solution ('diverged' if it does not refine)."
+    rng = np.random.default_rng(seed)
+    f = rec.miller_array('f')
+    sites, heights = peak_search(fft_map(f.phase_transfer(flex.double(rng.uniform(0, 360, f.size())), deg=True)), n_peaks)
+    try: return round(refine(assign_elements(sites, heights, asu, fo_sq.crystal_symmetry()), fo_sq, asu).r1_gt, 4)
+    except RefinementError: return 'diverged'
 
 
 def run_case(case, d_min, seed=0):
@@ -49,6 +59,7 @@ def run_case(case, d_min, seed=0):
     shifted.set_sites_frac(shifted.sites_frac() + (0.13, 0.0, 0.27))
     try: row['r1_wrong'] = round(refine(shifted, fo_sq, hydrogens=False).r1_gt, 4)
     except RefinementError: row['r1_wrong'] = 'diverged'
+    row['r1_random'] = random_phase_r1(rec, fo_sq, asu, sol.n_peaks, seed)
     row['cpu_s'] = round(time.process_time() - t0, 1)
     return row
 
@@ -65,7 +76,7 @@ def main(argv=None):
         cases = [Case('real', n, ('cif', str(cod_dir() / n))) for n in a.cod]
     cases += [Case('real', 'sucrose', ('sucrose',)), Case('real', 'thpp (measured)', ('thpp-measured',))]
     rows = []
-    cols = ('name', 'n_obs', 'd_min', 'solved_80', 'elements', 'r1', 'r1_true', 'r1_wrong', 'wr2', 'goof', 'bonds_ok', 'peak', 'hole', 'cpu_s')
+    cols = ('name', 'n_obs', 'd_min', 'solved_80', 'elements', 'r1', 'r1_true', 'r1_wrong', 'r1_random', 'wr2', 'goof', 'bonds_ok', 'peak', 'hole', 'cpu_s')
     print(' | '.join(cols))
     for c in cases:
         rows.append(run_case(c, a.d_min))

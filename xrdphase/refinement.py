@@ -9,7 +9,7 @@ __all__ = ['MAX_VALENCE', 'BOND_RANGES', 'CPK', 'RefinementError', 'parse_formul
            'difference_map', 'reassign_from_map', 'Refinement', 'refine', 'bond_check', 'cif_text', 'fcf_text',
            'molecule_coordinates', 'plot_molecule', 'refine_and_write']
 
-# %% ../nbs/08e_refinement.ipynb #2ebf0409
+# %% ../nbs/08e_refinement.ipynb #3d6e2612
 import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
 import io, math, os, re, shutil, tempfile, time
 from collections import Counter
@@ -34,7 +34,7 @@ from .success import non_h_atoms
 class RefinementError(ValueError):
     "Input that cannot be refined, or a refinement that failed: one line naming what and why."
 
-# %% ../nbs/08e_refinement.ipynb #a14297b5
+# %% ../nbs/08e_refinement.ipynb #03a1bc1e
 def parse_formula(formula, # 'C12H10O2' (per molecule) or a dict element -> count (e.g. .ins UNIT, per cell)
                  ) -> dict:
     "The formula as {element: count}."
@@ -65,7 +65,7 @@ def asu_content(formula, # a formula string (per molecule) or a dict (per cell, 
                               f"organic crystals have about 18, accepted {vol_per_atom[0]:g}-{vol_per_atom[1]:g}")
     return {e: n / z for e, n in f.items()}
 
-# %% ../nbs/08e_refinement.ipynb #50b2b36c
+# %% ../nbs/08e_refinement.ipynb #821c7cb3
 def peaks_structure(sites, # (n, 3) fractional sites
                     symmetry, # cctbx crystal symmetry
                     elements=None, # element per site (default all C)
@@ -98,7 +98,7 @@ def bond_angles(xs, i, nb) -> list:
     v = [np.array(uc.orthogonalize(op * s[j])) - np.array(uc.orthogonalize(s[i])) for j, _, op in nb]
     return [float(np.degrees(np.arccos(np.clip(a @ b / np.linalg.norm(a) / np.linalg.norm(b), -1, 1)))) for k, a in enumerate(v) for b in v[k + 1:]]
 
-# %% ../nbs/08e_refinement.ipynb #390a8876
+# %% ../nbs/08e_refinement.ipynb #e037e342
 def prune_peaks(sites, heights, symmetry, n_keep:int, # peaks, their heights, the symmetry, how many atoms the formula has
                 min_distance:float=1.0, # Å: of two closer peaks the higher one stays
                 weak:float=0.3, # peaks below this fraction of the median height go
@@ -126,7 +126,7 @@ def chemistry_cost(e:str, nb, angles) -> float:
     if n == 2 and e == 'O' and d[-1] > 1.40 and min(angles) < 118: cost -= 0.5                        # ether or ester O
     return cost
 
-# %% ../nbs/08e_refinement.ipynb #d7152cf3
+# %% ../nbs/08e_refinement.ipynb #15b6325e
 def assign_elements(sites, heights, # peaks (fractional, (n, 3)) and their heights
                     content:dict, # atoms per asymmetric unit (`asu_content`)
                     symmetry, # cctbx crystal symmetry
@@ -151,7 +151,7 @@ def assign_elements(sites, heights, # peaks (fractional, (n, 3)) and their heigh
     for n, sc in enumerate(xs.scatterers(), 1): sc.label = f'{sc.scattering_type}{n}'
     return xs
 
-# %% ../nbs/08e_refinement.ipynb #68c0941d
+# %% ../nbs/08e_refinement.ipynb #429534a7
 def element_accuracy(xs, # the assigned (or refined) structure
                      reference, # the known structure, at the same origin and hand
                      tolerance:float=0.5, # Å
@@ -174,7 +174,7 @@ def solution_element_accuracy(sol:Solution, xs, reference, tolerance:float=0.5) 
     sites, _ = align_reference(sol, ref_xs)
     return _accuracy(sites, [sc.scattering_type for sc in non_h_atoms(ref_xs).scatterers()], xs, tolerance)
 
-# %% ../nbs/08e_refinement.ipynb #f0372a72
+# %% ../nbs/08e_refinement.ipynb #9e98fd82
 def _h_kind(e:str, nb, angles):
     "(smtbx hydrogen constraint class, number of H) for a pivot of element `e`, or None."
     n, d = len(nb), sorted(x[1] for x in nb)
@@ -188,8 +188,16 @@ def _h_kind(e:str, nb, angles):
     if e == 'O' and n == 1 and d[0] > 1.29: return _hy.terminal_tetrahedral_xh_site, 1
     return None
 
+def _h_directions(out, perp, n_h, tetrahedral, azimuth):
+    "Unit vectors from the pivot to its H: tetrahedral groups at 109.5° to the bond, turned by `azimuth` (rad); others a start off the axis."
+    if not tetrahedral: return [out + 0.6 * np.cos(2 * np.pi * k / n_h) * perp for k in range(n_h)]
+    e2 = np.cross(out, perp)
+    c, s = math.cos(math.radians(180 - 109.47)), math.sin(math.radians(180 - 109.47))
+    return [c * out + s * (math.cos(azimuth + 2 * np.pi * k / n_h) * perp + math.sin(azimuth + 2 * np.pi * k / n_h) * e2) for k in range(n_h)]
+
 def add_riding_hydrogens(xs, # a structure (its H atoms, if any, are removed first)
                          tolerance:float=0.4, # Å, for bonds
+                         density=None, # a difference map (flex grid over the cell) of the model without H: rotating groups start where it is highest
                         ) -> tuple:
     "(structure with H atoms added, riding spec [(constraint class, pivot index, H indices)])."
     xs = xs.select(xs.scattering_types() != 'H')
@@ -203,11 +211,13 @@ def add_riding_hydrogens(xs, # a structure (its H atoms, if any, are removed fir
         out /= np.linalg.norm(out)
         perp = np.cross(out, [0.3, 0.5, 0.8])
         perp /= np.linalg.norm(perp)
+        tetra = kind[0] in (_hy.terminal_tetrahedral_xh3_sites, _hy.terminal_tetrahedral_xh_site)
+        rho = lambda a: sum(density.eight_point_interpolation(uc.fractionalize(tuple(p + 0.9 * v))) for v in _h_directions(out, perp, kind[1], True, a))
+        phi = max(np.radians(np.arange(0, 360, 10)), key=rho) if tetra and density is not None else 0.0
         spec.append((kind[0], i, tuple(range(s.size() + len(new), s.size() + len(new) + kind[1]))))
-        for k in range(kind[1]):            # a start off the bond axis; the constraint sets the geometry
-            x = p + 0.95 * (out + 0.6 * np.cos(2 * np.pi * k / kind[1]) * perp)
+        for k, v in enumerate(_h_directions(out, perp, kind[1], tetra, phi)):
             new.append(xray.scatterer(label=f"H{re.sub('^[A-Za-z]+', '', sc.label)}{'ABC'[k] if kind[1] > 1 else ''}"[:4],
-                                      site=uc.fractionalize(tuple(x)), u=0.05, scattering_type='H'))
+                                      site=uc.fractionalize(tuple(p + 0.95 * v)), u=0.05, scattering_type='H'))
     xs = xs.deep_copy_scatterers()
     xs.add_scatterers(flex.xray_scatterer(new))
     return xs, spec
@@ -224,7 +234,7 @@ def riding_constraints(spec, # from `add_riding_hydrogens`
         out += [_adp.u_iso_proportional_to_pivot_u_eq(u_iso_scatterer_idx=j, u_eq_scatterer_idx=i, multiplier=u_factor[tetra]) for j in idx]
     return out
 
-# %% ../nbs/08e_refinement.ipynb #f8323ec8
+# %% ../nbs/08e_refinement.ipynb #057e5aaf
 def observations(data, # a `Reflections` record or a cctbx intensity array with σ
                 ):
     "F² with σ, merged, absences removed: the observations least squares fits."
@@ -273,7 +283,7 @@ def ls_cycles(xs, fo_sq, constraints=(), # structure (refined in place), observa
     except RuntimeError as e: raise RefinementError(f"refinement diverged: {str(e).splitlines()[0][:160]}") from None
     return ls, it
 
-# %% ../nbs/08e_refinement.ipynb #bf4681f0
+# %% ../nbs/08e_refinement.ipynb #b02ecb4c
 def difference_map(ls, resolution_factor:float=1/4):
     "The Fo − Fc map of a least-squares state (cctbx fft map, e/Å³): Fo on the model's scale, phases of Fc."
     fo = ls.observations.fo_sq.f_sq_as_f()
@@ -291,7 +301,7 @@ def reassign_from_map(ls, content:dict, tolerance:float=0.4) -> xray.structure:
     h = np.array([rho.eight_point_interpolation(s) for s in xs.sites_frac()])
     return assign_elements(np.array(xs.sites_frac()), h, content, xs.crystal_symmetry(), tolerance=tolerance, prune=False)
 
-# %% ../nbs/08e_refinement.ipynb #c38fd163
+# %% ../nbs/08e_refinement.ipynb #2a880438
 @dataclass
 class Refinement:
     "A refined structure and its statistics, in SHELXL's conventions: R1 on F (Fo > 4σ(Fo), and all), wR2 and GooF on F²."
@@ -322,7 +332,7 @@ class Refinement:
                 f"difference map: largest peak {self.peak:.2f}, hole {self.hole:.2f} e/Å³; WGHT {self.weighting[0]:.4f} {self.weighting[1]:.4f}; "
                 f"{self.seconds:.1f} CPU s")
 
-# %% ../nbs/08e_refinement.ipynb #115556f5
+# %% ../nbs/08e_refinement.ipynb #412f21ed
 def _stats(ls, stage, it) -> dict:
     return dict(stage=stage, cycles=it.n_iterations, r1_gt=ls.r1_factor(cutoff_factor=2)[0], r1_all=ls.r1_factor()[0], wr2=ls.wR2(), goof=ls.goof())
 
@@ -344,7 +354,7 @@ def _isotropic(xs):
     _set_flags(xs, False)
     return xs
 
-# %% ../nbs/08e_refinement.ipynb #f4a529bc
+# %% ../nbs/08e_refinement.ipynb #cb87090a
 def refine(xs, # the starting model (non-H atoms are used; H are placed again)
            fo_sq, # observations (`observations`)
            content:dict|None=None, # atoms per asymmetric unit: elements are assigned again from the Fo map after the first stage
@@ -357,11 +367,12 @@ def refine(xs, # the starting model (non-H atoms are used; H are placed again)
     ls, it = ls_cycles(_isotropic(xs), fo_sq, cycles=cycles[0], tolerance=tolerance)
     stages = [_stats(ls, 'isotropic', it)]
     _check(ls, 'isotropic', 1.0)
-    if content is not None:
-        ls, it = ls_cycles(_isotropic(reassign_from_map(ls, content, tolerance)), fo_sq, cycles=cycles[0], tolerance=tolerance)
-        stages.append(_stats(ls, 'elements from the Fo map, isotropic', it))
+    if content is not None:                      # elements again from the Fo map; kept only if R1 drops
+        ls2, it2 = ls_cycles(_isotropic(reassign_from_map(ls, content, tolerance)), fo_sq, cycles=cycles[0], tolerance=tolerance)
+        stages.append(dict(_stats(ls2, 'elements from the Fo map, isotropic', it2), kept=ls2.r1_factor()[0] < ls.r1_factor()[0]))
+        if stages[-1]['kept']: ls = ls2
     start = ls.r1_factor()[0]
-    xs, spec = add_riding_hydrogens(ls.xray_structure, tolerance) if hydrogens else (ls.xray_structure, [])
+    xs, spec = add_riding_hydrogens(ls.xray_structure, tolerance, difference_map(ls).real_map_unpadded()) if hydrogens else (ls.xray_structure, [])
     _set_flags(xs, True)
     ls, it = ls_cycles(xs, fo_sq, riding_constraints(spec), cycles=cycles[1], tolerance=tolerance)
     stages.append(_stats(ls, 'anisotropic, riding H', it))
@@ -377,7 +388,7 @@ def refine(xs, # the starting model (non-H atoms are used; H are placed again)
                       n_params=ls.reparametrisation.n_independents, cycles=sum(s['cycles'] for s in stages), weighting=(w.a, w.b),
                       peak=flex.max(m), hole=flex.min(m), riding=spec, stages=stages, seconds=time.process_time() - t0)
 
-# %% ../nbs/08e_refinement.ipynb #28f38845
+# %% ../nbs/08e_refinement.ipynb #3b3936b3
 BOND_RANGES = {('C', 'C'): (1.17, 1.62), ('C', 'N'): (1.12, 1.52), ('C', 'O'): (1.17, 1.47), ('N', 'N'): (1.10, 1.45), ('N', 'O'): (1.18, 1.45),
                ('C', 'F'): (1.28, 1.40), ('C', 'Cl'): (1.68, 1.80), ('C', 'Br'): (1.85, 1.98), ('C', 'S'): (1.60, 1.85), ('O', 'S'): (1.40, 1.60),
                ('C', 'I'): (2.05, 2.20), ('C', 'P'): (1.75, 1.90), ('O', 'P'): (1.45, 1.65), ('N', 'S'): (1.55, 1.70)}
@@ -403,7 +414,7 @@ def bond_check(xs, # a refined structure
     out['fraction'] = out['ok'] / max(1, out['checked'])
     return out
 
-# %% ../nbs/08e_refinement.ipynb #6d9739e3
+# %% ../nbs/08e_refinement.ipynb #93679770
 _ASCII = str.maketrans({'σ': 'sig', 'Å': 'A', '³': '^3'})    # CIF and SHELX files are ASCII
 
 def _hklf(fo_sq) -> str:
@@ -436,7 +447,7 @@ def fcf_text(ref:Refinement, name:str) -> str:
     mab.cif_block['_shelx_refln_list_code'] = '4'
     return str(iotbx.cif.model.cif({re.sub(r'\W', '_', name): mab.cif_block}))
 
-# %% ../nbs/08e_refinement.ipynb #059398ca
+# %% ../nbs/08e_refinement.ipynb #40c1093f
 CPK = dict(C='0.25', H='0.85', N='tab:blue', O='tab:red', F='tab:green', Cl='tab:green', Br='brown', I='purple', S='gold', P='orange')
 
 def molecule_coordinates(xs, tolerance:float=0.4) -> tuple:
@@ -473,7 +484,7 @@ def plot_molecule(xs, title:str='', tolerance:float=0.4):
     ax.set_title(title, fontsize=9)
     return fig
 
-# %% ../nbs/08e_refinement.ipynb #cca88ade
+# %% ../nbs/08e_refinement.ipynb #d87b4d78
 def refine_and_write(start, # a `Solution` (its peaks) or a cctbx structure (its non-H atoms)
                      data, # the data the user gave: a `Reflections` record (e.g. `read_hkl`) or an intensity array with σ
                      formula=None, # 'C12H22O11' per molecule, or a dict per cell; default: the .ins UNIT of a record read by `read_hkl`
