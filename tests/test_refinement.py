@@ -9,7 +9,7 @@ from xrdphase.diffraction import reflections
 from xrdphase.phasing import solve
 from xrdphase.success import non_h_atoms
 from xrdphase.refinement import (RefinementError, asu_content, assign_elements, solution_element_accuracy, observations, refine,
-                                 bond_check, refine_and_write)
+                                 bond_check, refine_and_write, peaks_structure)
 
 
 @pytest.fixture(scope='module')
@@ -46,7 +46,15 @@ def test_refined_solution_fits_like_the_true_model_and_a_shifted_one_does_not(ca
     shifted = non_h_atoms(xs).deep_copy_scatterers()
     shifted.set_sites_frac(shifted.sites_frac() + (0.13, 0.0, 0.27))
     assert refine(shifted, fo_sq, hydrogens=False).r1_gt > true.r1_gt + 0.2
-    with pytest.raises(RefinementError): refine(shifted, fo_sq)
+    wrong = refine(shifted, fo_sq)
+    assert wrong.r1_gt > true.r1_gt + 0.2 and wrong.max_shift_su > 0.1      # far worse, and not even converged
+
+
+def test_divergence_is_one_line(case):
+    xs, rec, _ = case
+    nh = non_h_atoms(xs)
+    bad = peaks_structure(nh.sites_frac(), nh.crystal_symmetry(), list(nh.scattering_types()), u_iso=-3.0)   # negative U overflows
+    with pytest.raises(RefinementError, match='diverged'): refine(bad, observations(rec))
 
 
 def test_files_read_back_and_nothing_half_written(case, tmp_path):

@@ -6,10 +6,10 @@
 __all__ = ['MAX_VALENCE', 'BOND_RANGES', 'CPK', 'RefinementError', 'parse_formula', 'asu_content', 'peaks_structure', 'bonds',
            'bond_angles', 'prune_peaks', 'chemistry_cost', 'assign_elements', 'element_accuracy',
            'solution_element_accuracy', 'add_riding_hydrogens', 'riding_constraints', 'observations', 'ls_cycles',
-           'difference_map', 'reassign_from_map', 'Refinement', 'refine', 'bond_check', 'cif_text', 'fcf_text',
-           'molecule_coordinates', 'plot_molecule', 'refine_and_write']
+           'difference_map', 'reassign_from_map', 'swap_by_u', 'Refinement', 'refine', 'bond_check', 'cif_text',
+           'fcf_text', 'molecule_coordinates', 'plot_molecule', 'refine_and_write']
 
-# %% ../nbs/08e_refinement.ipynb #3d6e2612
+# %% ../nbs/08e_refinement.ipynb #132341dc
 import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
 import io, math, os, re, shutil, tempfile, time
 from collections import Counter
@@ -34,7 +34,7 @@ from .success import non_h_atoms
 class RefinementError(ValueError):
     "Input that cannot be refined, or a refinement that failed: one line naming what and why."
 
-# %% ../nbs/08e_refinement.ipynb #03a1bc1e
+# %% ../nbs/08e_refinement.ipynb #1a159be2
 def parse_formula(formula, # 'C12H10O2' (per molecule) or a dict element -> count (e.g. .ins UNIT, per cell)
                  ) -> dict:
     "The formula as {element: count}."
@@ -65,7 +65,7 @@ def asu_content(formula, # a formula string (per molecule) or a dict (per cell, 
                               f"organic crystals have about 18, accepted {vol_per_atom[0]:g}-{vol_per_atom[1]:g}")
     return {e: n / z for e, n in f.items()}
 
-# %% ../nbs/08e_refinement.ipynb #821c7cb3
+# %% ../nbs/08e_refinement.ipynb #e6dc13a7
 def peaks_structure(sites, # (n, 3) fractional sites
                     symmetry, # cctbx crystal symmetry
                     elements=None, # element per site (default all C)
@@ -98,7 +98,7 @@ def bond_angles(xs, i, nb) -> list:
     v = [np.array(uc.orthogonalize(op * s[j])) - np.array(uc.orthogonalize(s[i])) for j, _, op in nb]
     return [float(np.degrees(np.arccos(np.clip(a @ b / np.linalg.norm(a) / np.linalg.norm(b), -1, 1)))) for k, a in enumerate(v) for b in v[k + 1:]]
 
-# %% ../nbs/08e_refinement.ipynb #e037e342
+# %% ../nbs/08e_refinement.ipynb #050acc51
 def prune_peaks(sites, heights, symmetry, n_keep:int, # peaks, their heights, the symmetry, how many atoms the formula has
                 min_distance:float=1.0, # Å: of two closer peaks the higher one stays
                 weak:float=0.3, # peaks below this fraction of the median height go
@@ -126,7 +126,7 @@ def chemistry_cost(e:str, nb, angles) -> float:
     if n == 2 and e == 'O' and d[-1] > 1.40 and min(angles) < 118: cost -= 0.5                        # ether or ester O
     return cost
 
-# %% ../nbs/08e_refinement.ipynb #15b6325e
+# %% ../nbs/08e_refinement.ipynb #be580e90
 def assign_elements(sites, heights, # peaks (fractional, (n, 3)) and their heights
                     content:dict, # atoms per asymmetric unit (`asu_content`)
                     symmetry, # cctbx crystal symmetry
@@ -151,7 +151,7 @@ def assign_elements(sites, heights, # peaks (fractional, (n, 3)) and their heigh
     for n, sc in enumerate(xs.scatterers(), 1): sc.label = f'{sc.scattering_type}{n}'
     return xs
 
-# %% ../nbs/08e_refinement.ipynb #429534a7
+# %% ../nbs/08e_refinement.ipynb #47463efc
 def element_accuracy(xs, # the assigned (or refined) structure
                      reference, # the known structure, at the same origin and hand
                      tolerance:float=0.5, # Å
@@ -174,7 +174,7 @@ def solution_element_accuracy(sol:Solution, xs, reference, tolerance:float=0.5) 
     sites, _ = align_reference(sol, ref_xs)
     return _accuracy(sites, [sc.scattering_type for sc in non_h_atoms(ref_xs).scatterers()], xs, tolerance)
 
-# %% ../nbs/08e_refinement.ipynb #9e98fd82
+# %% ../nbs/08e_refinement.ipynb #52d786ed
 def _h_kind(e:str, nb, angles):
     "(smtbx hydrogen constraint class, number of H) for a pivot of element `e`, or None."
     n, d = len(nb), sorted(x[1] for x in nb)
@@ -205,7 +205,7 @@ def add_riding_hydrogens(xs, # a structure (its H atoms, if any, are removed fir
     new, spec = [], []
     for i, sc in enumerate(xs.scatterers()):
         kind = _h_kind(sc.scattering_type, nbs[i], bond_angles(xs, i, nbs[i]))
-        if kind is None: continue
+        if kind is None or (kind[0] is _hy.terminal_planar_xh2_sites and len(nbs[nbs[i][0][0]]) < 2): continue    # =CH2 needs a plane
         p = np.array(uc.orthogonalize(s[i]))
         out = p - np.mean([np.array(uc.orthogonalize(op * s[j])) for j, _, op in nbs[i]], axis=0)
         out /= np.linalg.norm(out)
@@ -234,7 +234,7 @@ def riding_constraints(spec, # from `add_riding_hydrogens`
         out += [_adp.u_iso_proportional_to_pivot_u_eq(u_iso_scatterer_idx=j, u_eq_scatterer_idx=i, multiplier=u_factor[tetra]) for j in idx]
     return out
 
-# %% ../nbs/08e_refinement.ipynb #057e5aaf
+# %% ../nbs/08e_refinement.ipynb #a1d611ae
 def observations(data, # a `Reflections` record or a cctbx intensity array with σ
                 ):
     "F² with σ, merged, absences removed: the observations least squares fits."
@@ -283,7 +283,7 @@ def ls_cycles(xs, fo_sq, constraints=(), # structure (refined in place), observa
     except RuntimeError as e: raise RefinementError(f"refinement diverged: {str(e).splitlines()[0][:160]}") from None
     return ls, it
 
-# %% ../nbs/08e_refinement.ipynb #b02ecb4c
+# %% ../nbs/08e_refinement.ipynb #0b01963a
 def difference_map(ls, resolution_factor:float=1/4):
     "The Fo − Fc map of a least-squares state (cctbx fft map, e/Å³): Fo on the model's scale, phases of Fc."
     fo = ls.observations.fo_sq.f_sq_as_f()
@@ -301,7 +301,36 @@ def reassign_from_map(ls, content:dict, tolerance:float=0.4) -> xray.structure:
     h = np.array([rho.eight_point_interpolation(s) for s in xs.sites_frac()])
     return assign_elements(np.array(xs.sites_frac()), h, content, xs.crystal_symmetry(), tolerance=tolerance, prune=False)
 
-# %% ../nbs/08e_refinement.ipynb #2a880438
+# %% ../nbs/08e_refinement.ipynb #d70d9ef7
+def swap_by_u(ls, # least squares of an anisotropic model without H
+              fo_sq, tolerance:float=0.4, n_trials:int=4, min_du:float=0.002) -> tuple:
+    "Swap pairs of light atoms whose U says the elements are exchanged (the heavier label with the larger U) where valences allow; keep a swap only if R1 drops."
+    tried = 0
+    while tried < n_trials:
+        xs = ls.xray_structure
+        z = np.array([tiny_pse.table(t).atomic_number() for t in xs.scattering_types()])
+        u = np.array([sc.u_iso_or_equiv(xs.unit_cell()) for sc in xs.scatterers()])
+        el, nbs = list(xs.scattering_types()), bonds(xs, tolerance)
+        chem = lambda e, i: chemistry_cost(e, nbs[i], bond_angles(xs, i, nbs[i]))
+        pairs = sorted(((u[i] - u[j], i, j) for i in range(len(z)) for j in range(len(z)) if 0 < z[i] - z[j] <= 2 and z[i] <= 8
+                        and chem(el[j], i) + chem(el[i], j) <= chem(el[i], i) + chem(el[j], j)), reverse=True)     # valences allow it
+        pairs = [p for p in pairs if p[0] > min_du][:n_trials - tried]
+        if not pairs: break
+        for _, i, j in pairs:
+            tried += 1
+            trial = xs.deep_copy_scatterers()
+            a, b = trial.scatterers()[i], trial.scatterers()[j]
+            a.scattering_type, b.scattering_type = b.scattering_type, a.scattering_type
+            a.label, b.label = (re.sub('^[A-Za-z]+', sc.scattering_type, sc.label) for sc in (a, b))
+            _set_flags(trial, True)
+            ls2, _ = ls_cycles(trial, fo_sq, cycles=6, tolerance=tolerance)
+            if ls2.r1_factor()[0] < ls.r1_factor()[0] - 1e-4:
+                ls = ls2
+                break
+        else: break
+    return ls, tried
+
+# %% ../nbs/08e_refinement.ipynb #3819de7b
 @dataclass
 class Refinement:
     "A refined structure and its statistics, in SHELXL's conventions: R1 on F (Fo > 4σ(Fo), and all), wR2 and GooF on F²."
@@ -332,9 +361,9 @@ class Refinement:
                 f"difference map: largest peak {self.peak:.2f}, hole {self.hole:.2f} e/Å³; WGHT {self.weighting[0]:.4f} {self.weighting[1]:.4f}; "
                 f"{self.seconds:.1f} CPU s")
 
-# %% ../nbs/08e_refinement.ipynb #412f21ed
-def _stats(ls, stage, it) -> dict:
-    return dict(stage=stage, cycles=it.n_iterations, r1_gt=ls.r1_factor(cutoff_factor=2)[0], r1_all=ls.r1_factor()[0], wr2=ls.wR2(), goof=ls.goof())
+# %% ../nbs/08e_refinement.ipynb #8233a1cc
+def _stats(ls, stage:str, cycles:int) -> dict:
+    return dict(stage=stage, cycles=cycles, r1_gt=ls.r1_factor(cutoff_factor=2)[0], r1_all=ls.r1_factor()[0], wr2=ls.wR2(), goof=ls.goof())
 
 def _check(ls, stage:str, start_r1:float):
     "One-line error when a stage diverged: non-finite parameters, or R1 far above where it started."
@@ -354,32 +383,44 @@ def _isotropic(xs):
     _set_flags(xs, False)
     return xs
 
-# %% ../nbs/08e_refinement.ipynb #cb87090a
-def refine(xs, # the starting model (non-H atoms are used; H are placed again)
-           fo_sq, # observations (`observations`)
-           content:dict|None=None, # atoms per asymmetric unit: elements are assigned again from the Fo map after the first stage
-           hydrogens:bool=True, # add riding H
-           cycles=(10, 15, 15), # at most, per stage: isotropic, anisotropic, with SHELXL weights
-           tolerance:float=0.4, # Å, for bonds
-          ) -> Refinement:
-    "Isotropic, then anisotropic non-H atoms with riding H, then SHELXL's optimised weights: least squares to convergence."
-    t0 = time.process_time()
-    ls, it = ls_cycles(_isotropic(xs), fo_sq, cycles=cycles[0], tolerance=tolerance)
-    stages = [_stats(ls, 'isotropic', it)]
+# %% ../nbs/08e_refinement.ipynb #7517a91b
+def _first_stages(xs, fo_sq, content, cycles, tolerance, stages):
+    "Isotropic; elements again from the Fo map (kept if R1 drops); anisotropic without H, with element swaps tested by U."
+    ls, it = ls_cycles(_isotropic(xs), fo_sq, cycles=cycles, tolerance=tolerance)
+    stages.append(_stats(ls, 'isotropic', it.n_iterations))
     _check(ls, 'isotropic', 1.0)
-    if content is not None:                      # elements again from the Fo map; kept only if R1 drops
-        ls2, it2 = ls_cycles(_isotropic(reassign_from_map(ls, content, tolerance)), fo_sq, cycles=cycles[0], tolerance=tolerance)
-        stages.append(dict(_stats(ls2, 'elements from the Fo map, isotropic', it2), kept=ls2.r1_factor()[0] < ls.r1_factor()[0]))
+    if content is not None:
+        ls2, it2 = ls_cycles(_isotropic(reassign_from_map(ls, content, tolerance)), fo_sq, cycles=cycles, tolerance=tolerance)
+        stages.append(dict(_stats(ls2, 'elements from the Fo map, isotropic', it2.n_iterations), kept=ls2.r1_factor()[0] < ls.r1_factor()[0]))
         if stages[-1]['kept']: ls = ls2
     start = ls.r1_factor()[0]
+    xs = ls.xray_structure
+    _set_flags(xs, True)
+    ls, it = ls_cycles(xs, fo_sq, cycles=cycles, tolerance=tolerance)
+    n = 0
+    if content is not None: ls, n = swap_by_u(ls, fo_sq, tolerance)
+    stages.append(_stats(ls, f'anisotropic, no H ({n} element swaps tried)', it.n_iterations))
+    _check(ls, 'anisotropic', start)
+    return ls, start
+
+def refine(xs, # the starting model (non-H atoms are used; H are placed again)
+           fo_sq, # observations (`observations`)
+           content:dict|None=None, # atoms per asymmetric unit: elements may change (map heights, U); None: they are kept
+           hydrogens:bool=True, # add riding H
+           cycles=(10, 15, 15), # at most, per stage: isotropic and anisotropic without H, with riding H, with SHELXL weights
+           tolerance:float=0.4, # Å, for bonds
+          ) -> Refinement:
+    "Isotropic, anisotropic non-H atoms, riding H, then SHELXL's optimised weights: least squares to convergence."
+    t0, stages = time.process_time(), []
+    ls, start = _first_stages(xs, fo_sq, content, cycles[0], tolerance, stages)
     xs, spec = add_riding_hydrogens(ls.xray_structure, tolerance, difference_map(ls).real_map_unpadded()) if hydrogens else (ls.xray_structure, [])
     _set_flags(xs, True)
     ls, it = ls_cycles(xs, fo_sq, riding_constraints(spec), cycles=cycles[1], tolerance=tolerance)
-    stages.append(_stats(ls, 'anisotropic, riding H', it))
-    _check(ls, 'anisotropic', start)
+    stages.append(_stats(ls, 'anisotropic, riding H', it.n_iterations))
+    _check(ls, 'riding H', start)
     w = ls.weighting_scheme.optimise_parameters(ls.observations.fo_sq, ls.fc_sq, ls.scale_factor(), ls.reparametrisation.n_independents)
     ls, it = ls_cycles(ls.xray_structure, fo_sq, riding_constraints(spec, rotating=False), weighting=w, cycles=cycles[2], tolerance=tolerance)
-    stages.append(_stats(ls, 'SHELXL weights', it))
+    stages.append(_stats(ls, 'SHELXL weights', it.n_iterations))
     _check(ls, 'final', start)
     m = difference_map(ls).real_map_unpadded()
     return Refinement(xs=ls.xray_structure, fo_sq=fo_sq, fc_sq=ls.fc_sq.customized_copy(data=ls.fc_sq.data() * ls.scale_factor()),
@@ -388,7 +429,7 @@ def refine(xs, # the starting model (non-H atoms are used; H are placed again)
                       n_params=ls.reparametrisation.n_independents, cycles=sum(s['cycles'] for s in stages), weighting=(w.a, w.b),
                       peak=flex.max(m), hole=flex.min(m), riding=spec, stages=stages, seconds=time.process_time() - t0)
 
-# %% ../nbs/08e_refinement.ipynb #3b3936b3
+# %% ../nbs/08e_refinement.ipynb #abbc5692
 BOND_RANGES = {('C', 'C'): (1.17, 1.62), ('C', 'N'): (1.12, 1.52), ('C', 'O'): (1.17, 1.47), ('N', 'N'): (1.10, 1.45), ('N', 'O'): (1.18, 1.45),
                ('C', 'F'): (1.28, 1.40), ('C', 'Cl'): (1.68, 1.80), ('C', 'Br'): (1.85, 1.98), ('C', 'S'): (1.60, 1.85), ('O', 'S'): (1.40, 1.60),
                ('C', 'I'): (2.05, 2.20), ('C', 'P'): (1.75, 1.90), ('O', 'P'): (1.45, 1.65), ('N', 'S'): (1.55, 1.70)}
@@ -414,7 +455,7 @@ def bond_check(xs, # a refined structure
     out['fraction'] = out['ok'] / max(1, out['checked'])
     return out
 
-# %% ../nbs/08e_refinement.ipynb #93679770
+# %% ../nbs/08e_refinement.ipynb #b8e9d332
 _ASCII = str.maketrans({'σ': 'sig', 'Å': 'A', '³': '^3'})    # CIF and SHELX files are ASCII
 
 def _hklf(fo_sq) -> str:
@@ -447,7 +488,7 @@ def fcf_text(ref:Refinement, name:str) -> str:
     mab.cif_block['_shelx_refln_list_code'] = '4'
     return str(iotbx.cif.model.cif({re.sub(r'\W', '_', name): mab.cif_block}))
 
-# %% ../nbs/08e_refinement.ipynb #40c1093f
+# %% ../nbs/08e_refinement.ipynb #160d3caa
 CPK = dict(C='0.25', H='0.85', N='tab:blue', O='tab:red', F='tab:green', Cl='tab:green', Br='brown', I='purple', S='gold', P='orange')
 
 def molecule_coordinates(xs, tolerance:float=0.4) -> tuple:
@@ -484,7 +525,7 @@ def plot_molecule(xs, title:str='', tolerance:float=0.4):
     ax.set_title(title, fontsize=9)
     return fig
 
-# %% ../nbs/08e_refinement.ipynb #d87b4d78
+# %% ../nbs/08e_refinement.ipynb #bf334c8f
 def refine_and_write(start, # a `Solution` (its peaks) or a cctbx structure (its non-H atoms)
                      data, # the data the user gave: a `Reflections` record (e.g. `read_hkl`) or an intensity array with σ
                      formula=None, # 'C12H22O11' per molecule, or a dict per cell; default: the .ins UNIT of a record read by `read_hkl`
