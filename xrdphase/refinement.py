@@ -9,7 +9,7 @@ __all__ = ['MAX_VALENCE', 'BOND_RANGES', 'CPK', 'RefinementError', 'parse_formul
            'difference_map', 'reassign_from_map', 'swap_by_u', 'Refinement', 'refine', 'bond_check', 'cif_text',
            'fcf_text', 'molecule_coordinates', 'plot_molecule', 'refine_and_write']
 
-# %% ../nbs/08e_refinement.ipynb #132341dc
+# %% ../nbs/08e_refinement.ipynb #a9472187
 import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
 import io, math, os, re, shutil, tempfile, time
 from collections import Counter
@@ -34,7 +34,7 @@ from .success import non_h_atoms
 class RefinementError(ValueError):
     "Input that cannot be refined, or a refinement that failed: one line naming what and why."
 
-# %% ../nbs/08e_refinement.ipynb #1a159be2
+# %% ../nbs/08e_refinement.ipynb #1f48f7d0
 def parse_formula(formula, # 'C12H10O2' (per molecule) or a dict element -> count (e.g. .ins UNIT, per cell)
                  ) -> dict:
     "The formula as {element: count}."
@@ -65,7 +65,7 @@ def asu_content(formula, # a formula string (per molecule) or a dict (per cell, 
                               f"organic crystals have about 18, accepted {vol_per_atom[0]:g}-{vol_per_atom[1]:g}")
     return {e: n / z for e, n in f.items()}
 
-# %% ../nbs/08e_refinement.ipynb #e6dc13a7
+# %% ../nbs/08e_refinement.ipynb #1eeb3696
 def peaks_structure(sites, # (n, 3) fractional sites
                     symmetry, # cctbx crystal symmetry
                     elements=None, # element per site (default all C)
@@ -98,7 +98,7 @@ def bond_angles(xs, i, nb) -> list:
     v = [np.array(uc.orthogonalize(op * s[j])) - np.array(uc.orthogonalize(s[i])) for j, _, op in nb]
     return [float(np.degrees(np.arccos(np.clip(a @ b / np.linalg.norm(a) / np.linalg.norm(b), -1, 1)))) for k, a in enumerate(v) for b in v[k + 1:]]
 
-# %% ../nbs/08e_refinement.ipynb #050acc51
+# %% ../nbs/08e_refinement.ipynb #fa0af18c
 def prune_peaks(sites, heights, symmetry, n_keep:int, # peaks, their heights, the symmetry, how many atoms the formula has
                 min_distance:float=1.0, # Å: of two closer peaks the higher one stays
                 weak:float=0.3, # peaks below this fraction of the median height go
@@ -126,7 +126,7 @@ def chemistry_cost(e:str, nb, angles) -> float:
     if n == 2 and e == 'O' and d[-1] > 1.40 and min(angles) < 118: cost -= 0.5                        # ether or ester O
     return cost
 
-# %% ../nbs/08e_refinement.ipynb #be580e90
+# %% ../nbs/08e_refinement.ipynb #cdaf93fb
 def assign_elements(sites, heights, # peaks (fractional, (n, 3)) and their heights
                     content:dict, # atoms per asymmetric unit (`asu_content`)
                     symmetry, # cctbx crystal symmetry
@@ -151,7 +151,7 @@ def assign_elements(sites, heights, # peaks (fractional, (n, 3)) and their heigh
     for n, sc in enumerate(xs.scatterers(), 1): sc.label = f'{sc.scattering_type}{n}'
     return xs
 
-# %% ../nbs/08e_refinement.ipynb #47463efc
+# %% ../nbs/08e_refinement.ipynb #7a104dda
 def element_accuracy(xs, # the assigned (or refined) structure
                      reference, # the known structure, at the same origin and hand
                      tolerance:float=0.5, # Å
@@ -174,7 +174,7 @@ def solution_element_accuracy(sol:Solution, xs, reference, tolerance:float=0.5) 
     sites, _ = align_reference(sol, ref_xs)
     return _accuracy(sites, [sc.scattering_type for sc in non_h_atoms(ref_xs).scatterers()], xs, tolerance)
 
-# %% ../nbs/08e_refinement.ipynb #52d786ed
+# %% ../nbs/08e_refinement.ipynb #1a4690c2
 def _h_kind(e:str, nb, angles):
     "(smtbx hydrogen constraint class, number of H) for a pivot of element `e`, or None."
     n, d = len(nb), sorted(x[1] for x in nb)
@@ -195,6 +195,7 @@ def _h_directions(out, perp, n_h, tetrahedral, azimuth):
     c, s = math.cos(math.radians(180 - 109.47)), math.sin(math.radians(180 - 109.47))
     return [c * out + s * (math.cos(azimuth + 2 * np.pi * k / n_h) * perp + math.sin(azimuth + 2 * np.pi * k / n_h) * e2) for k in range(n_h)]
 
+# %% ../nbs/08e_refinement.ipynb #94ff6324
 def add_riding_hydrogens(xs, # a structure (its H atoms, if any, are removed first)
                          tolerance:float=0.4, # Å, for bonds
                          density=None, # a difference map (flex grid over the cell) of the model without H: rotating groups start where it is highest
@@ -222,6 +223,7 @@ def add_riding_hydrogens(xs, # a structure (its H atoms, if any, are removed fir
     xs.add_scatterers(flex.xray_scatterer(new))
     return xs, spec
 
+# %% ../nbs/08e_refinement.ipynb #0e251b89
 def riding_constraints(spec, # from `add_riding_hydrogens`
                        rotating:bool=True, # methyl and OH groups turn about their bond
                        u_factor=(1.2, 1.5), # U(H)/U_eq(pivot): other H, methyl and OH H
@@ -234,7 +236,7 @@ def riding_constraints(spec, # from `add_riding_hydrogens`
         out += [_adp.u_iso_proportional_to_pivot_u_eq(u_iso_scatterer_idx=j, u_eq_scatterer_idx=i, multiplier=u_factor[tetra]) for j in idx]
     return out
 
-# %% ../nbs/08e_refinement.ipynb #a1d611ae
+# %% ../nbs/08e_refinement.ipynb #3acb4e39
 def observations(data, # a `Reflections` record or a cctbx intensity array with σ
                 ):
     "F² with σ, merged, absences removed: the observations least squares fits."
@@ -252,6 +254,7 @@ def observations(data, # a `Reflections` record or a cctbx intensity array with 
     ma = ma.select(~ma.sys_absent_flags().data())
     return ma if d_min is None else ma.resolution_filter(d_min=d_min - 1e-6)
 
+# %% ../nbs/08e_refinement.ipynb #982fe35e
 def _connectivity(xs, constraints, tolerance):
     "smtbx's connectivity table, each riding H bonded to its pivot only."
     ct = smtbx.utils.connectivity_table(xs, covalent_bond_tolerance=tolerance)
@@ -283,7 +286,7 @@ def ls_cycles(xs, fo_sq, constraints=(), # structure (refined in place), observa
     except RuntimeError as e: raise RefinementError(f"refinement diverged: {str(e).splitlines()[0][:160]}") from None
     return ls, it
 
-# %% ../nbs/08e_refinement.ipynb #0b01963a
+# %% ../nbs/08e_refinement.ipynb #60cb32e4
 def difference_map(ls, resolution_factor:float=1/4):
     "The Fo − Fc map of a least-squares state (cctbx fft map, e/Å³): Fo on the model's scale, phases of Fc."
     fo = ls.observations.fo_sq.f_sq_as_f()
@@ -301,7 +304,7 @@ def reassign_from_map(ls, content:dict, tolerance:float=0.4) -> xray.structure:
     h = np.array([rho.eight_point_interpolation(s) for s in xs.sites_frac()])
     return assign_elements(np.array(xs.sites_frac()), h, content, xs.crystal_symmetry(), tolerance=tolerance, prune=False)
 
-# %% ../nbs/08e_refinement.ipynb #d70d9ef7
+# %% ../nbs/08e_refinement.ipynb #b7033f01
 def swap_by_u(ls, # least squares of an anisotropic model without H
               fo_sq, tolerance:float=0.4, n_trials:int=4, min_du:float=0.002) -> tuple:
     "Swap pairs of light atoms whose U says the elements are exchanged (the heavier label with the larger U) where valences allow; keep a swap only if R1 drops."
@@ -330,7 +333,7 @@ def swap_by_u(ls, # least squares of an anisotropic model without H
         else: break
     return ls, tried
 
-# %% ../nbs/08e_refinement.ipynb #3819de7b
+# %% ../nbs/08e_refinement.ipynb #b4d839bd
 @dataclass
 class Refinement:
     "A refined structure and its statistics, in SHELXL's conventions: R1 on F (Fo > 4σ(Fo), and all), wR2 and GooF on F²."
@@ -361,7 +364,7 @@ class Refinement:
                 f"difference map: largest peak {self.peak:.2f}, hole {self.hole:.2f} e/Å³; WGHT {self.weighting[0]:.4f} {self.weighting[1]:.4f}; "
                 f"{self.seconds:.1f} CPU s")
 
-# %% ../nbs/08e_refinement.ipynb #8233a1cc
+# %% ../nbs/08e_refinement.ipynb #a0ccb55d
 def _stats(ls, stage:str, cycles:int) -> dict:
     return dict(stage=stage, cycles=cycles, r1_gt=ls.r1_factor(cutoff_factor=2)[0], r1_all=ls.r1_factor()[0], wr2=ls.wR2(), goof=ls.goof())
 
@@ -383,7 +386,7 @@ def _isotropic(xs):
     _set_flags(xs, False)
     return xs
 
-# %% ../nbs/08e_refinement.ipynb #7517a91b
+# %% ../nbs/08e_refinement.ipynb #f7efdc54
 def _first_stages(xs, fo_sq, content, cycles, tolerance, stages):
     "Isotropic; elements again from the Fo map (kept if R1 drops); anisotropic without H, with element swaps tested by U."
     ls, it = ls_cycles(_isotropic(xs), fo_sq, cycles=cycles, tolerance=tolerance)
@@ -403,6 +406,7 @@ def _first_stages(xs, fo_sq, content, cycles, tolerance, stages):
     _check(ls, 'anisotropic', start)
     return ls, start
 
+# %% ../nbs/08e_refinement.ipynb #80b45483
 def refine(xs, # the starting model (non-H atoms are used; H are placed again)
            fo_sq, # observations (`observations`)
            content:dict|None=None, # atoms per asymmetric unit: elements may change (map heights, U); None: they are kept
@@ -429,7 +433,7 @@ def refine(xs, # the starting model (non-H atoms are used; H are placed again)
                       n_params=ls.reparametrisation.n_independents, cycles=sum(s['cycles'] for s in stages), weighting=(w.a, w.b),
                       peak=flex.max(m), hole=flex.min(m), riding=spec, stages=stages, seconds=time.process_time() - t0)
 
-# %% ../nbs/08e_refinement.ipynb #abbc5692
+# %% ../nbs/08e_refinement.ipynb #65576446
 BOND_RANGES = {('C', 'C'): (1.17, 1.62), ('C', 'N'): (1.12, 1.52), ('C', 'O'): (1.17, 1.47), ('N', 'N'): (1.10, 1.45), ('N', 'O'): (1.18, 1.45),
                ('C', 'F'): (1.28, 1.40), ('C', 'Cl'): (1.68, 1.80), ('C', 'Br'): (1.85, 1.98), ('C', 'S'): (1.60, 1.85), ('O', 'S'): (1.40, 1.60),
                ('C', 'I'): (2.05, 2.20), ('C', 'P'): (1.75, 1.90), ('O', 'P'): (1.45, 1.65), ('N', 'S'): (1.55, 1.70)}
@@ -455,7 +459,7 @@ def bond_check(xs, # a refined structure
     out['fraction'] = out['ok'] / max(1, out['checked'])
     return out
 
-# %% ../nbs/08e_refinement.ipynb #b8e9d332
+# %% ../nbs/08e_refinement.ipynb #0090d5b4
 _ASCII = str.maketrans({'σ': 'sig', 'Å': 'A', '³': '^3'})    # CIF and SHELX files are ASCII
 
 def _hklf(fo_sq) -> str:
@@ -488,7 +492,7 @@ def fcf_text(ref:Refinement, name:str) -> str:
     mab.cif_block['_shelx_refln_list_code'] = '4'
     return str(iotbx.cif.model.cif({re.sub(r'\W', '_', name): mab.cif_block}))
 
-# %% ../nbs/08e_refinement.ipynb #160d3caa
+# %% ../nbs/08e_refinement.ipynb #a4c53b8b
 CPK = dict(C='0.25', H='0.85', N='tab:blue', O='tab:red', F='tab:green', Cl='tab:green', Br='brown', I='purple', S='gold', P='orange')
 
 def molecule_coordinates(xs, tolerance:float=0.4) -> tuple:
@@ -525,7 +529,7 @@ def plot_molecule(xs, title:str='', tolerance:float=0.4):
     ax.set_title(title, fontsize=9)
     return fig
 
-# %% ../nbs/08e_refinement.ipynb #bf334c8f
+# %% ../nbs/08e_refinement.ipynb #7ad573ea
 def refine_and_write(start, # a `Solution` (its peaks) or a cctbx structure (its non-H atoms)
                      data, # the data the user gave: a `Reflections` record (e.g. `read_hkl`) or an intensity array with σ
                      formula=None, # 'C12H22O11' per molecule, or a dict per cell; default: the .ins UNIT of a record read by `read_hkl`
