@@ -4,6 +4,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import iotbx.cif
+from cctbx import xray
 from xrdphase.crystal import sucrose
 from xrdphase.diffraction import reflections
 from xrdphase.phasing import solve
@@ -65,6 +66,7 @@ def test_files_read_back_and_nothing_half_written(case, tmp_path):
     assert back.scatterers().size() == out['refinement'].xs.scatterers().size()
     blk = list(iotbx.cif.reader(file_path=out['files']['cif']).model().values())[0]
     assert sum(1 for l in blk['_shelx_hkl_file'].splitlines() if l.strip() and l[:12].split() != ['0', '0', '0']) == out['refinement'].n_all
+    assert xray.structure.from_shelx(filename=out['files']['res']).scatterers().size() == out['refinement'].xs.scatterers().size()
     fcf = list(iotbx.cif.reader(file_path=out['files']['fcf']).model().values())[0]
     assert len(fcf['_refln_F_squared_calc']) == out['refinement'].n_all
     empty = tmp_path / 'empty'
