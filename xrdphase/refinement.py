@@ -326,7 +326,8 @@ def swap_by_u(ls, # least squares of an anisotropic model without H
             a.scattering_type, b.scattering_type = b.scattering_type, a.scattering_type
             a.label, b.label = (re.sub('^[A-Za-z]+', sc.scattering_type, sc.label) for sc in (a, b))
             _set_flags(trial, True)
-            ls2, _ = ls_cycles(trial, fo_sq, cycles=6, tolerance=tolerance)
+            try: ls2, _ = ls_cycles(trial, fo_sq, cycles=6, tolerance=tolerance)
+            except RefinementError: continue                  # the swapped model does not refine: the swap is rejected
             if ls2.r1_factor()[0] < ls.r1_factor()[0] - 1e-4:
                 ls = ls2
                 break
@@ -387,8 +388,8 @@ def _isotropic(xs):
     return xs
 
 # %% ../nbs/08e_refinement.ipynb #f7efdc54
-def _first_stages(xs, fo_sq, content, cycles, tolerance, stages):
-    "Isotropic; elements again from the Fo map (kept if R1 drops); anisotropic without H, with element swaps tested by U."
+def _first_stages(xs, fo_sq, content, cycles, tolerance, stages, max_u=0.2):
+    "Isotropic; elements again from the Fo map (kept if R1 drops); false peaks (U > `max_u`) out; anisotropic without H, element swaps tested by U."
     ls, it = ls_cycles(_isotropic(xs), fo_sq, cycles=cycles, tolerance=tolerance)
     stages.append(_stats(ls, 'isotropic', it.n_iterations))
     _check(ls, 'isotropic', 1.0)
@@ -396,6 +397,11 @@ def _first_stages(xs, fo_sq, content, cycles, tolerance, stages):
         ls2, it2 = ls_cycles(_isotropic(reassign_from_map(ls, content, tolerance)), fo_sq, cycles=cycles, tolerance=tolerance)
         stages.append(dict(_stats(ls2, 'elements from the Fo map, isotropic', it2.n_iterations), kept=ls2.r1_factor()[0] < ls.r1_factor()[0]))
         if stages[-1]['kept']: ls = ls2
+    xs = ls.xray_structure
+    ghosts = flex.bool([sc.u_iso > max_u for sc in xs.scatterers()])          # U far beyond any atom's: a false peak
+    if ghosts.count(True):
+        ls, it = ls_cycles(_isotropic(xs.select(~ghosts)), fo_sq, cycles=cycles, tolerance=tolerance)
+        stages.append(_stats(ls, f'isotropic, {ghosts.count(True)} atoms with U > {max_u} Å² removed', it.n_iterations))
     start = ls.r1_factor()[0]
     xs = ls.xray_structure
     _set_flags(xs, True)
