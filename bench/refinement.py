@@ -1,0 +1,90 @@
+"""Refinement benchmark (issue 21): solve, assign elements, refine; beside refining the true model with the same procedure and
+data, a wrong model (the true one shifted by a non-origin vector, refined without H) and the peaks of a random-phase map. Prints a table; writes JSON under runs/.
+
+    python bench/refinement.py                       # thpp (measured), sucrose, four COD structures (calculated), d_min 0.8 A
+    python bench/refinement.py --cod all --d-min 1.0 # every monoclinic COD structure of ../shared/cod
+"""
+import xrdphase  # noqa: F401
+import argparse, json, time
+from pathlib import Path
+import numpy as np
+from xrdphase.benchmark import Case, load_case, case_seed, real_cases
+from xrdphase.crystal import unit_cell_content
+from xrdphase.phasing import solve, peak_search, fft_map
+from cctbx.array_family import flex
+from xrdphase.success import non_h_atoms, evaluate
+from xrdphase.refinement import (RefinementError, asu_content, assign_elements, observations, refine, solution_element_accuracy,
+                                 bond_check)
+
+DEFAULT_COD = ('0000102.cif', '1100651.cif', '1512116.cif', '1512297.cif')
+
+
+def unique_sites(xs):
+    "The true model with atoms that share a site (SHELX EXYZ disorder) kept once."
+    keep, seen = [], []
+    for i, s in enumerate(xs.sites_cart()):
+        if all(np.linalg.norm(np.subtract(s, t)) > 0.1 for t in seen): keep.append(i); seen.append(s)
+    from cctbx.array_family import flex
+    return xs.select(flex.size_t(keep))
+
+
+def random_phase_r1(rec, fo_sq, asu, n_peaks, seed):
+    "R1 after refining the peaks of a map with random phases, elements assigned as for a solution ('diverged' if it does not refine)."
+    rng = np.random.default_rng(seed)
+    f = rec.miller_array('f')
+    sites, heights = peak_search(fft_map(f.phase_transfer(flex.double(rng.uniform(0, 360, f.size())), deg=True)), n_peaks)
+    try: return round(refine(assign_elements(sites, heights, asu, fo_sq.crystal_symmetry()), fo_sq, asu).r1_gt, 4)
+    except RefinementError: return 'diverged'
+
+
+def run_case(case, d_min, seed=0):
+    t0 = time.process_time()
+    xs_ref, rec = load_case(case, d_min)
+    content = rec.meta.get('content') or unit_cell_content(xs_ref)
+    fo_sq = observations(rec)
+    sol = solve(rec, content=content, seed=case_seed(case, seed))
+    row = dict(name=case.name, n_obs=fo_sq.size(), d_min=round(float(rec.d.min()), 3), solved_80=bool(evaluate(sol, xs_ref)['solved']))
+    asu = asu_content(content, fo_sq.crystal_symmetry())
+    try:
+        atoms = assign_elements(sol.peaks, sol.candidates[sol.chosen]['heights'], asu, fo_sq.crystal_symmetry())
+        r = refine(atoms, fo_sq, asu)
+        acc = solution_element_accuracy(sol, r.xs, xs_ref)
+        bc = bond_check(r.xs)
+        row.update(elements=round(acc['fraction'], 3), r1=round(r.r1_gt, 4), wr2=round(r.wr2, 4), goof=round(r.goof, 3),
+                   peak=round(r.peak, 2), hole=round(r.hole, 2), bonds_ok=f"{bc['ok']}/{bc['checked']}")
+    except RefinementError as e: row.update(r1=None, error=str(e)[:120])
+    t = unique_sites(non_h_atoms(xs_ref))
+    row['r1_true'] = round(refine(t, fo_sq).r1_gt, 4)
+    shifted = t.deep_copy_scatterers()
+    shifted.set_sites_frac(shifted.sites_frac() + (0.13, 0.0, 0.27))
+    try: row['r1_wrong'] = round(refine(shifted, fo_sq, hydrogens=False).r1_gt, 4)
+    except RefinementError: row['r1_wrong'] = 'diverged'
+    row['r1_random'] = random_phase_r1(rec, fo_sq, asu, sol.n_peaks, seed)
+    row['cpu_s'] = round(time.process_time() - t0, 1)
+    return row
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--cod', nargs='*', default=list(DEFAULT_COD), help="COD file names in ../shared/cod, or 'all'")
+    p.add_argument('--d-min', type=float, default=0.8)
+    p.add_argument('--out', default='runs/refinement.json')
+    a = p.parse_args(argv)
+    if a.cod == ['all']: cases = [c for c in real_cases() if c.source[0] == 'cif']
+    else:
+        from xrdphase.core import cod_dir
+        cases = [Case('real', n, ('cif', str(cod_dir() / n))) for n in a.cod]
+    cases += [Case('real', 'sucrose', ('sucrose',)), Case('real', 'thpp (measured)', ('thpp-measured',))]
+    rows = []
+    cols = ('name', 'n_obs', 'd_min', 'solved_80', 'elements', 'r1', 'r1_true', 'r1_wrong', 'r1_random', 'wr2', 'goof', 'bonds_ok', 'peak', 'hole', 'cpu_s')
+    print(' | '.join(cols))
+    for c in cases:
+        rows.append(run_case(c, a.d_min))
+        print(' | '.join(str(rows[-1].get(k, '')) for k in cols) + (f"  ({rows[-1]['error']})" if 'error' in rows[-1] else ''), flush=True)
+    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(a.out).write_text(json.dumps(dict(command='python bench/refinement.py ' + ' '.join(argv or []), d_min=a.d_min, rows=rows), indent=1))
+
+
+if __name__ == '__main__':
+    import sys
+    main(sys.argv[1:])

@@ -1,0 +1,75 @@
+"""Refinement (08e): elements, least squares, files — on sucrose (calculated, 0.8 A); each check also seen to fail on broken input."""
+import xrdphase  # noqa: F401
+from pathlib import Path
+import numpy as np
+import pytest
+import iotbx.cif
+from cctbx import xray
+from xrdphase.crystal import sucrose
+from xrdphase.diffraction import reflections
+from xrdphase.phasing import solve
+from xrdphase.success import non_h_atoms
+from xrdphase.refinement import (RefinementError, asu_content, assign_elements, solution_element_accuracy, observations, refine,
+                                 bond_check, refine_and_write, peaks_structure)
+
+
+@pytest.fixture(scope='module')
+def case():
+    xs = sucrose().xs
+    rec = reflections(xs, 0.8, e_method=None)
+    return xs, rec, solve(rec, content=xs)
+
+
+def test_elements_follow_the_heights(case):
+    xs, rec, sol = case
+    h = sol.candidates[sol.chosen]['heights']
+    content = asu_content('C12H22O11', rec.crystal_symmetry())
+    assert solution_element_accuracy(sol, assign_elements(sol.peaks, h, content, rec.crystal_symmetry()), xs)['fraction'] >= 0.8
+    upside_down = assign_elements(sol.peaks, h.max() + h.min() - h, content, rec.crystal_symmetry())
+    assert solution_element_accuracy(sol, upside_down, xs)['fraction'] < 0.8
+
+
+def test_formula_must_fit_the_cell(case):
+    _, rec, _ = case
+    assert asu_content('C12H22O11', rec.crystal_symmetry())['C'] == 12
+    with pytest.raises(RefinementError, match='per non-H atom'): asu_content('C48H88O44', rec.crystal_symmetry())
+    with pytest.raises(RefinementError, match='not an element'): asu_content('C12Qq', rec.crystal_symmetry())
+
+
+def test_refined_solution_fits_like_the_true_model_and_a_shifted_one_does_not(case):
+    xs, rec, sol = case
+    fo_sq = observations(rec)
+    content = asu_content('C12H22O11', rec.crystal_symmetry())
+    r = refine(assign_elements(sol.peaks, sol.candidates[sol.chosen]['heights'], content, rec.crystal_symmetry()), fo_sq, content)
+    true = refine(non_h_atoms(xs), fo_sq)
+    assert r.r1_gt < true.r1_gt + 0.02 and r.max_shift_su < 0.1 and r.goof > 0     # GooF < 1 here: calculated data, σ of export_hkl
+    assert bond_check(r.xs)['fraction'] >= 0.95
+    shifted = non_h_atoms(xs).deep_copy_scatterers()
+    shifted.set_sites_frac(shifted.sites_frac() + (0.13, 0.0, 0.27))
+    assert refine(shifted, fo_sq, hydrogens=False).r1_gt > true.r1_gt + 0.2
+    wrong = refine(shifted, fo_sq)
+    assert wrong.r1_gt > true.r1_gt + 0.2 and wrong.max_shift_su > 0.1      # far worse, and not even converged
+
+
+def test_divergence_is_one_line(case):
+    xs, rec, _ = case
+    nh = non_h_atoms(xs)
+    bad = peaks_structure(nh.sites_frac(), nh.crystal_symmetry(), list(nh.scattering_types()), u_iso=-3.0)   # negative U overflows
+    with pytest.raises(RefinementError, match='diverged'): refine(bad, observations(rec))
+
+
+def test_files_read_back_and_nothing_half_written(case, tmp_path):
+    xs, rec, sol = case
+    out = refine_and_write(sol, rec, 'C12H22O11', tmp_path, 'suc', reference=xs)
+    assert sorted(Path(f).name for f in out['files'].values()) == ['suc.cif', 'suc.fcf', 'suc.res', 'suc_molecule.png']
+    back = list(iotbx.cif.reader(file_path=out['files']['cif']).build_crystal_structures().values())[0]
+    assert back.scatterers().size() == out['refinement'].xs.scatterers().size()
+    blk = list(iotbx.cif.reader(file_path=out['files']['cif']).model().values())[0]
+    assert sum(1 for l in blk['_shelx_hkl_file'].splitlines() if l.strip() and l[:12].split() != ['0', '0', '0']) == out['refinement'].n_all
+    assert xray.structure.from_shelx(filename=out['files']['res']).scatterers().size() == out['refinement'].xs.scatterers().size()
+    fcf = list(iotbx.cif.reader(file_path=out['files']['fcf']).model().values())[0]
+    assert len(fcf['_refln_F_squared_calc']) == out['refinement'].n_all
+    empty = tmp_path / 'empty'
+    empty.mkdir()
+    with pytest.raises(RefinementError, match='per non-H atom'): refine_and_write(sol, rec, 'C60H40', empty, 'x')
+    assert not list(empty.iterdir())
