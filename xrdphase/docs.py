@@ -311,7 +311,8 @@ def plotly_thumbnail(fig:dict, # a plotly figure (its JSON as a dict)
     w, h = int(lay.get('width') or 900), int(lay.get('height') or 500)
     sheet, tmp = png.with_name(f'.{png.stem}.html'), png.with_name(f'.{png.stem}.tmp.png')
     js = os.path.relpath(plotly_js, png.parent)
-    atomic_write_text(sheet, f'<!DOCTYPE html><html><body style="margin:0"><div style="width:{w}px">{plotly_html(fig)}</div>'
+    still = {**fig, 'config': {**fig.get('config', {}), 'displayModeBar': False}}      # a picture: no toolbar
+    atomic_write_text(sheet, f'<!DOCTYPE html><html><body style="margin:0"><div style="width:{w}px">{plotly_html(still)}</div>'
                              f'<script src="{js}"></script><script>{DRAW_JS}</script></body></html>')
     try:
         subprocess.run([exe, '--headless', '--no-sandbox', '--disable-gpu', '--hide-scrollbars', f'--window-size={w},{h}',
