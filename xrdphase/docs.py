@@ -98,7 +98,7 @@ def run_here(src, # the notebook to run
     nb = nb_of(src)
     for c in nb.cells:
         if c.cell_type == 'code': c.outputs, c.execution_count = [], None
-    shell = CaptureShell(src, timeout=timeout)
+    shell = CaptureShell(src, mpl_format='png', timeout=timeout)     # 1x PNGs: execnb's default, retina, stores 4x the pixels in git
     test_flags = tuple(settings().get('tst_flags', 'slow').split())
     try: shell.run_all(nb, exc_stop=True, preproc=lambda c: _skipped(c, flags, test_flags))
     except BaseException: print(shell.prettytb(fname=src), file=sys.stderr)
