@@ -159,7 +159,7 @@ def plotly_html(fig:dict) -> str:
 
 DRAW_JS = """document.querySelectorAll('div.plotly-fig').forEach(function (el) {
   var f = JSON.parse(el.nextElementSibling.textContent), lay = f.layout || {};
-  if (lay.width) lay.width = Math.min(lay.width, el.parentNode.clientWidth);   // fits the page
+  if (lay.width) lay.width = Math.min(lay.width, el.clientWidth);   // fits the page (the empty div spans its column)
   Plotly.newPlot(el, f.data, lay, Object.assign({responsive: true}, f.config || {}));
 });"""
 
@@ -380,7 +380,8 @@ def build_docs(out='_docs', # folder for the HTML (made if missing)
             if kind == 'png': atomic_write_bytes(png, base64.b64decode(fig))
             elif thumbnails: plotly_thumbnail(fig, png, out/PLOTLY_JS)
             else: cards[k] = plotly_title(fig)
-        atomic_write_text(out/f'{name}.html', page(title, notebook_html(nb), pages, name))
+        body = re.sub(r'(<img id="fig-(\d+)" [^>]*?src=)"data:image/png;base64,[^"]*"', lambda m: f'{m[1]}"figures/{name}-{m[2]}.png"', notebook_html(nb))
+        atomic_write_text(out/f'{name}.html', page(title, body, pages, name))       # each PNG once: the page shows the gallery's file
         status = 'FAILED (see the page)' if p.stem in runs and not runs[p.stem]['ok'] else freshness(src, root)[0]
         entries.append(dict(stem=name, title=title, summary=summary, figures=len(figs), status=status, cards=cards))
     atomic_write_text(out/'index.html', index_page(entries, pages))
