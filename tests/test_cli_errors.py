@@ -5,7 +5,7 @@ import contextlib, io, json, os, shutil, subprocess, sys, time
 from pathlib import Path
 import pytest
 from xrdphase.cli import main, EXIT_CODES
-from xrdphase.core import cctbx_test_data
+from xrdphase.core import cctbx_test_data, reference_dir
 
 THPP_CIF, THPP_INS, THPP_HKL = (str(cctbx_test_data(f'thpp.{x}')) for x in ('cif', 'ins', 'hkl'))
 
@@ -24,6 +24,8 @@ CASES = [
     ('evaluate: chunk missing', 'evaluate --data {missing} --task d1 --baselines zero', 5, 'chunk-00001.npz: missing'),
     ('evaluate: weights file missing', 'evaluate --data {store} --weights {tmp}/nothere.pt', 3, '--weights {tmp}/nothere.pt: no such file'),
     ('evaluate: weights file is not weights', 'evaluate --data {store} --weights {garbage}', 4, 'not a readable xrdphase weights file'),
+    ('evaluate: weights file truncated', 'evaluate --data {store} --weights {truncated_pt}', 4,
+     'failed finding central directory. This is an internal miniz error. If you are seeing this error, there is a high likelihood that your checkpoint file is corrupted. This can happen if the checkpoint was not saved properly, was transferred incorrectly, or the file was modified after saving.'),
     ('evaluate: two split fractions', 'evaluate --data {store} --fractions 0.5,0.5', 4, "split fractions '0.5,0.5'"),
     ('train: store missing', 'train --data {tmp}/nostore --out {tmp}/run', 3, '--data {tmp}/nostore: no such store directory'),
     ('train: one bit flipped in a chunk', 'train --data {altered} --fractions 0.5,0.25,0.25 --task d1 --arch unet --size tiny --epochs 1 '
@@ -36,6 +38,9 @@ CASES = [
     ('solve: --hkl without --ins', 'solve --hkl {badhkl}', 2, '--hkl needs --ins'),
     ('solve: --extend without --d-high', 'solve --cif {cif} --extend wilson', 2, '--extend needs --d-high'),
     ('solve: --max-runs not a number', 'solve --cif {cif} --max-runs abc', 2, "--max-runs: invalid int value: 'abc'"),
+    ('solve: unknown extension method', 'solve --cif {cif} --extend flote --d-high 1.0', 2,
+     "argument --extend: invalid choice: 'flote' (choose from wilson, model:WEIGHTS, set:WEIGHTS, float, bound, recycle, float+recycle"),
+    ('extend: unknown extension method', 'extend --cif {cif} --d-high 1.0 --method flote --out {tmp}/x', 2, "argument --method: invalid choice: 'flote'"),
     ('export-hkl: CIF without atom sites', 'export-hkl --cif {noatoms} --out {tmp}/e', 4, 'no atom sites'),
     ('export-hkl: negative resolution', 'export-hkl --cif {cif} --d-min -1 --out {tmp}/e', 4, 'd_min=-1.0'),
     ('powder: negative count', 'powder --n -1 --out {tmp}/p.npz', 4, 'need at least 1 pattern'),
@@ -61,6 +66,9 @@ def inputs(tmp_path_factory):
     d['badhkl'].write_text('\n'.join([good[0]] + [l[:4] + '   x' + l[8:] for l in good[1:-1]] + good[-1:]) + '\n')     # one bad line is left out; most bad is refused
     d['badjson'].write_text('{"epochs": 2,,}')
     d['garbage'].write_bytes(bytes(range(256)) * 2)
+    weights = (reference_dir() / 'weights' / 'd2_unet_pre.pt').read_bytes()
+    d['truncated_pt'] = tmp/'truncated.pt'
+    d['truncated_pt'].write_bytes(weights[:len(weights) // 2])          # an interrupted copy
     for name, how in (('altered', 'flip'), ('truncated', 'cut'), ('missing', 'rm')):
         shutil.copytree(store, tmp/name)
         c = tmp/name/'chunk-00001.npz'

@@ -2,7 +2,7 @@
 an index with a gallery), checked in headless Chromium; stored outputs carry a stamp of the code that made them, it survives
 nbdev_clean, and the check fails when the code changes."""
 import xrdphase  # noqa: F401
-import json, shutil, subprocess, sys
+import base64, json, re, shutil, subprocess, sys
 from pathlib import Path
 import numpy as np
 import pytest
@@ -94,12 +94,18 @@ def test_stamp_survives_nbdev_clean_and_names_what_changed(demo, tmp_path):
 def test_every_notebook_renders():
     import tempfile
     with tempfile.TemporaryDirectory() as d:
-        res = build_docs(d, progress=False)
+        res = build_docs(d, progress=False, thumbnails=False)
         names = ['readme' if p.stem == 'index' else p.stem for p in notebooks(PROJECT_ROOT / 'nbs')]    # index.ipynb (README) -> readme.html
         assert res['pages'] == len(names) + 1 and sorted(p.stem for p in Path(d).glob('*.html')) == sorted(names + ['index'])
         assert 'Set up and run' in (Path(d) / 'readme.html').read_text()
         index = (Path(d) / 'index.html').read_text()
         assert [index.index(f'href="{n}.html"') for n in names] == sorted(index.index(f'href="{n}.html"') for n in names)
+        for stem in ('10a_direct_methods', '10b_teaching_3d'):                     # the plotly figures are in the gallery too
+            assert f'href="{stem}.html#fig-0"' in index and 'class="plotly-fig"' in (Path(d) / f'{stem}.html').read_text(), stem
+        pages = {p.stem: p.read_text() for p in Path(d).glob('*.html')}
+        remote = {s: sorted(set(re.findall(r'src="(https?://[^"]+)', h))) for s, h in pages.items()}
+        assert not any(remote.values()), {s: r for s, r in remote.items() if r}           # nothing fetched from the network (no CDN)
+        assert (Path(d) / 'plotly.min.js').stat().st_size > 1e6 and all(h.count('src="plotly.min.js"') <= 1 for h in pages.values())
 
 
 def test_rendered_docs_in_a_real_browser(demo):
@@ -119,3 +125,30 @@ def test_docs_check_command():
     from xrdphase.cli import main
     assert main(['docs', '--check']) == (1 if check_outputs() else 0)
     assert settings().get('allowed_metadata_keys', '').split() == [STAMP]
+
+
+PLOTLY_DEMO = dict(nbformat=4, nbformat_minor=5, metadata={}, cells=[
+    dict(cell_type='markdown', id='p1', metadata={}, source='# Plotly and maths\n\n> A figure drawn by the local plotly.js and a formula.\n\n'
+                                                            '$$F(\\mathbf{h}) = \\sum_j f_j \\exp(2\\pi i\\, \\mathbf{h}\\cdot\\mathbf{x}_j)$$'),
+    dict(cell_type='code', id='p2', metadata={}, execution_count=None, source='fig.show()', outputs=[dict(output_type='display_data', metadata={}, data={
+        'application/vnd.plotly.v1+json': {'data': [{'type': 'scatter', 'x': [0, 1, 2, 3], 'y': [3, 0, 2, 1], 'line': {'width': 14, 'color': '#ff7f0e'}}],
+                                           'layout': {'width': 1600, 'height': 420}}})])])
+
+
+def test_plotly_and_maths_offline_in_a_real_browser(tmp_path):
+    "A plotly figure drawn in Chromium by the site's one local plotly.js, as wide as the page; maths as SVG drawn at build time (no MathJax, no CDN)."
+    (tmp_path / 'nbs').mkdir()
+    (tmp_path / 'nbs' / '01_plotly.ipynb').write_text(json.dumps(PLOTLY_DEMO))
+    res = build_docs(tmp_path / '_docs', nbs=tmp_path / 'nbs', progress=False, thumbnails=chromium() is not None)
+    html = (tmp_path / '_docs' / '01_plotly.html').read_text()
+    assert res['figures'] == 1 and 'src="plotly.min.js"' in html and 'https://' not in html and 'mathjax' not in html.lower()
+    svg = base64.b64decode(re.search(r'class="math"[^>]*src="data:image/svg\+xml;base64,([^"]+)"', html).group(1)).decode()
+    assert svg.count('<path') > 5 and '$' not in re.sub(r'<[^>]+>', '', html.split('<main>')[1].split('<script')[0])
+    shot = screenshot(tmp_path / '_docs' / '01_plotly.html', tmp_path / 'plotly.png')
+    orange = np.abs(shot - [255, 127, 14]).max(-1) <= 40                       # the thick line, drawn by plotly.js from the local file
+    assert orange.sum() > 3000, orange.sum()
+    dom = subprocess.run([chromium(), '--headless', '--no-sandbox', '--disable-gpu', '--window-size=1280,1400', '--virtual-time-budget=10000',
+                          '--dump-dom', (tmp_path / '_docs' / '01_plotly.html').as_uri()], capture_output=True, text=True, timeout=120).stdout
+    widths = [int(w) for w in re.findall(r'<svg class="main-svg"[^>]*width="(\d+)"', dom)]
+    assert widths and max(widths) <= 1100, widths                                  # 1,600 px asked, fitted into the page (main is 1,100 px)
+    assert (tmp_path / '_docs' / 'figures' / '01_plotly-0.png').exists()           # the gallery's thumbnail (Chromium drew it)

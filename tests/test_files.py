@@ -17,6 +17,18 @@ def cli(*argv) -> tuple:
     return rc, (json.loads(out.getvalue().strip().splitlines()[-1]) if out.getvalue().strip() else None), err.getvalue()
 
 
+def test_solve_speaks_to_people_and_json_on_request(tmp_path):
+    "Without --json: a few lines (data, method, result and its test, CPU time, files); with it: one JSON line with the CPU seconds."
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out): rc = main(['solve', '--hkl', THPP_HKL, '--ins', THPP_INS, '--d-min', '0.9', '--out', str(tmp_path)])
+    text = out.getvalue()
+    assert rc == 0 and [l.split()[0] for l in text.splitlines()] == ['data', 'method', 'result', 'time', 'files'], text
+    assert 'thpp.hkl + thpp.ins' in text and 'P 1 21/n 1' in text and 'success measure' in text and 'thpp.res' in text
+    with pytest.raises(json.JSONDecodeError): json.loads(text)
+    rc, res, err = cli('solve', '--hkl', THPP_HKL, '--ins', THPP_INS, '--d-min', '0.9', '--json')
+    assert rc == 0 and res['cpu_seconds'] > 0 and 'files' not in res
+
+
 @contextlib.contextmanager
 def umask(mask):
     old = os.umask(mask)
@@ -33,7 +45,7 @@ def test_solve_out_writes_files_cctbx_reads_back(tmp_path):
     from iotbx import ccp4_map
     import iotbx.cif
     import matplotlib.image as mpimg
-    rc, res, err = cli('solve', '--cif', THPP_CIF, '--out', tmp_path / 'sol')
+    rc, res, err = cli('solve', '--cif', THPP_CIF, '--out', tmp_path / 'sol', '--json')
     assert rc == 0 and res['solved'], err
     f = res['files']
     assert sorted(f) == ['cif', 'map', 'png', 'res'] and all(Path(p).parent == tmp_path / 'sol' and Path(p).stem == 'thpp' for p in f.values())
@@ -55,7 +67,7 @@ def test_solve_out_writes_files_cctbx_reads_back(tmp_path):
 
 
 def test_solve_out_with_measured_data_and_ins_atoms(tmp_path):
-    rc, res, err = cli('solve', '--hkl', THPP_HKL, '--ins', THPP_INS, '--d-min', '0.9', '--out', tmp_path)
+    rc, res, err = cli('solve', '--hkl', THPP_HKL, '--ins', THPP_INS, '--d-min', '0.9', '--out', tmp_path, '--json')
     assert rc == 0 and res['phase_transition'], err
     assert Path(res['files']['res']).name == 'thpp.res' and res['reference_match']['within_0_5A'] >= 0.8 * res['reference_match']['reference_atoms']
 
@@ -66,7 +78,7 @@ def test_every_writer_respects_the_umask(tmp_path, mask, mode):
         assert cli('export-hkl', '--cif', THPP_CIF, '--out', tmp_path / 'hkl' / 'thpp', '--mtz')[0] == 0
         assert cli('simulate', '--n', '6', '--out', tmp_path / 'store', '--chunk-size', '3', '--workers', '1', '--quiet')[0] == 0
         assert cli('figures', '--quick', '--only', '2.3', '--out', tmp_path / 'fig')[0] == 0
-        assert cli('solve', '--cif', THPP_CIF, '--out', tmp_path / 'sol')[0] == 0
+        assert cli('solve', '--cif', THPP_CIF, '--out', tmp_path / 'sol', '--json')[0] == 0
         from xrdphase.models import build_model, model_config, save_weights
         save_weights(build_model(model_config('unet', 'tiny', 'd1')), tmp_path / 'w' / 'tiny.pt')
     got = modes(tmp_path)

@@ -114,7 +114,7 @@ def test_claims_table_reads_the_files_and_names_what_is_missing(tmp_path):
 
 
 def test_readme_numbers_are_the_committed_ones():
-    """README.md (nbs/index.ipynb's output) must show what readme_summary() computes from reference/ now; refresh with
-    jupyter nbconvert --execute --to notebook --inplace nbs/index.ipynb, then nbdev_clean and the README nbconvert."""
+    """README.md (nbs/index.ipynb's output) must show the headline table readme_table() computes from reference/ now; refresh with
+    xrdphase docs --commit-outputs --only index, then the README nbconvert."""
     readme = (reference_dir().parent / 'README.md').read_text()
-    assert I.readme_summary() in readme
+    assert I.readme_table() in readme

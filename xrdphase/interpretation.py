@@ -4,13 +4,13 @@
 
 # %% auto #0
 __all__ = ['TEST_DATA', 'COD_FRACTIONS', 'REGIONS', 'INTERP_ARCHS', 'ARCH_LABEL', 'THESIS_R', 'TABLE_OF',
-           'THESIS_TRAIN_STRUCTURES', 'GROUPS', 'structure_batch', 'reference_model', 'thpp_batch', 'held_out_batches',
-           'regions', 'region_shares', 'gradcam', 'sensitivity', 'mean_gain', 'randomised', 'rank_similarity',
-           'sanity_check', 'attention_stats', 'load_reference_models', 'measure_structure', 'bootstrap_ci',
-           'summarise_measurements', 'measure_test_set', 'interpretation_results', 'hk_map', 'ci_bars',
+           'THESIS_TRAIN_STRUCTURES', 'GROUPS', 'HEADLINE', 'structure_batch', 'reference_model', 'thpp_batch',
+           'held_out_batches', 'regions', 'region_shares', 'gradcam', 'sensitivity', 'mean_gain', 'randomised',
+           'rank_similarity', 'sanity_check', 'attention_stats', 'load_reference_models', 'measure_structure',
+           'bootstrap_ci', 'summarise_measurements', 'measure_test_set', 'interpretation_results', 'hk_map', 'ci_bars',
            'fig_attention_maps', 'fig_attention_distribution', 'fig_gradcam', 'fig_sensitivity', 'table_3_5',
            'r_claims', 'map_claims', 'attention_claims', 'phasing_claims', 'claims', 'table_claims', 'cliff_bullets',
-           'set_model_bullet', 'extension_bullets', 'readme_summary']
+           'set_model_bullet', 'extension_bullets', 'readme_summary', 'headline_condition', 'readme_table']
 
 # %% ../nbs/09_interpretation.ipynb #13317a5f
 import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
@@ -607,3 +607,37 @@ def readme_summary() -> str:
     bullets = cliff_bullets() + extension_bullets() + [d3]
     return '\n'.join(f'- {b}' for b in bullets) + ('\n\n**The thesis\' claims beside what the kit measured** '
                                                    '(details, numbers and rules: `nbs/09_interpretation.ipynb`):\n\n') + tab
+
+# %% ../nbs/09_interpretation.ipynb #32cafe89
+HEADLINE = (('the data alone (no extension)', None), ('Wilson fill', 'Wilson fill'), ('float+recycle (dual-space)', 'float+recycle'),
+            ('set model', 'set model'), ('set model, then float+recycle', 'float+recycle from set model'),
+            ('true 1.0 Å data (the ceiling)', 'true'))          # (row label, benchmark method name; None: no extension, 'true': true d_high data)
+
+def headline_condition(method:str|None, d_low:float, summary:dict, tag:str='') -> str:
+    "The benchmark condition of `method` from `d_low` for one solver (`tag`: '' smtbx's detector, FIXED_TAG fixed cycles)."
+    if method is None: name = f'{d_low:.1f} Å only' if d_low == summary['d_low'] else f'true {d_low:.1f} Å'
+    elif method == 'true': name = f"true {summary['d_high']:.1f} Å"
+    else: name = method if d_low == summary['d_low'] else f'{method} from {d_low:.1f} Å'
+    return name + tag
+
+def _solved(r:dict|None) -> str:
+    return '–' if r is None else f"{r['solved']}/{r['n']} · {100 * r['rate']:.0f} % ({100 * r['ci'][0]:.0f}–{100 * r['ci'][1]:.0f})"
+
+def readme_table(d_lows=(1.2, 1.5), # starting resolutions (columns, per group)
+                 summary:dict|None=None, # a benchmark summary (default: the committed one)
+                ) -> str:
+    "The README's headline: structures solved per method × d_low × group and solver, n and 95 % Wilson interval, and the solver's cliff."
+    s = summary or load_benchmark()
+    fixed = s['solvers']['fixed']
+    solvers = ((f"{fixed['fixed_cycles']} cycles", FIXED_TAG), ("smtbx's detector", ''))
+    cols = [(g, d) for g in s['table'] for d in d_lows]
+    lines = ['| method → 1.0 Å | solver | ' + ' | '.join(f"{g} (n = {s['n'][g]}) from {d:.1f} Å" for g, d in cols) + ' |',
+             '|---|---|' + '---|' * len(cols)]
+    for solver, tag in solvers:
+        for label, m in HEADLINE:
+            cells = [s['table'][g].get(headline_condition(m, d, s, tag)) for g, d in cols]
+            if any(cells): lines.append(f'| {label} | {solver} | ' + ' | '.join(_solved(c) for c in cells) + ' |')
+    alone = {t: s['table']['real'][headline_condition(None, s['d_low'], s, t)] for _, t in solvers}
+    return ('\n'.join(lines) + f"\n\nSolved k/n · rate (95 % Wilson interval). The cliff depends on the solver: the {s['d_low']:.1f} Å data "
+            f"alone solve {alone['']['solved']}/{alone['']['n']} real structures with smtbx's phase-transition detector and "
+            f"{alone[FIXED_TAG]['solved']}/{alone[FIXED_TAG]['n']} with {fixed['fixed_cycles']} cycles per attempt (up to {fixed['max_runs']} runs).")

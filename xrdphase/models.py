@@ -6,7 +6,8 @@
 __all__ = ['FEATURES', 'DEFAULT_FEATURES', 'TOKENS', 'ARCHS', 'SIZES', 'ModelError', 'wilson_fill', 'input_channels',
            'threads_ok', 'set_threads', 'DoubleConv', 'SpectralPointwise', 'UBlock', 'UNet3D', 'FFT_UNet', 'Attention',
            'TransformerBlock', 'tokenize', 'XRD_Transformer', 'model_config', 'build_model', 'postprocess', 'predict',
-           'check_state_dict', 'load_state', 'unwrap', 'save_weights', 'read_weights', 'load_model', 'add_cli']
+           'check_state_dict', 'load_state', 'unwrap', 'save_weights', 'load_reason', 'read_weights', 'load_model',
+           'add_cli']
 
 # %% ../nbs/06_models.ipynb #379cd280
 import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
@@ -414,12 +415,19 @@ def save_weights(model,      # the model (DDP / compiled wrappers are unwrapped)
         torch.save(dict(format=fmt, config_json=json.dumps(m.config), meta_json=json.dumps(meta or {}), state_dict=sd), tmp)
     return Path(path)
 
+def load_reason(e:BaseException) -> str:
+    "Why torch.load failed, whole and on one line; for a refused unpickling, the unpickler's own reason (not torch's advice to drop weights_only)."
+    text = str(e)
+    if 'WeightsUnpickler error:' in text: text = next(p for p in text.split('WeightsUnpickler error:', 1)[1].split('\n\n') if p.strip())
+    return ' '.join(text.split())
+
 def read_weights(path) -> dict:
     "The contents of a weights or checkpoint file: config (dict), meta (dict), state_dict, format tag; clear error if it is neither."
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f"{path}: no such weights file")
     try: d = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as e: raise ModelError(f"{path}: not a readable xrdphase weights file ({type(e).__name__}: {str(e)[:200]})") from None
+    except Exception as e:
+        raise ModelError(f"{path}: not a readable xrdphase weights file (damaged, truncated or not a torch file): {type(e).__name__}: {load_reason(e)}") from None
     if not isinstance(d, dict) or 'config_json' not in d: raise ModelError(f"{path}: not an xrdphase weights/checkpoint file (no config)")
     sd = d.get('state_dict', d.get('model'))
     return dict(config=json.loads(d['config_json']), meta=json.loads(d.get('meta_json', '{}')), state_dict=sd, format=d.get('format'))

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from .core import atomic_path, atomic_write_bytes, atomic_write_text, derive_seed
 from .grid import get_task, TASKS
-from .models import set_threads, threads_ok, build_model, model_config, load_state, read_weights, save_weights, unwrap, postprocess, ModelError, ARCHS
+from .models import set_threads, threads_ok, build_model, model_config, load_state, read_weights, save_weights, unwrap, postprocess, ModelError, ARCHS, load_reason
 from .datasets import dataset, parse_fractions
 from .evaluation import Metrics
 
@@ -164,7 +164,7 @@ def load_checkpoint(path) -> dict: # a file written by `save_checkpoint`
     "A training checkpoint as a dict (configs parsed); `TrainError` if it is not one."
     path = Path(path)
     try: ck = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as e: raise TrainError(f"{path}: not a readable checkpoint ({type(e).__name__}: {str(e)[:200]})") from None
+    except Exception as e: raise TrainError(f"{path}: not a readable checkpoint (damaged, truncated or not a torch file): {type(e).__name__}: {load_reason(e)}") from None
     if not isinstance(ck, dict) or ck.get('format') != 'xrdphase-checkpoint-1':
         raise TrainError(f"{path}: not an xrdphase training checkpoint (weights files can be fine-tuned with `init`, not resumed)")
     ck['config'], ck['train_config'], ck['early'] = (json.loads(ck[k]) for k in ('config_json', 'train_config_json', 'early_json'))
