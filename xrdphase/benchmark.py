@@ -342,7 +342,7 @@ def noise_table(pairs:dict) -> str:
     for g, conds in pairs.items():
         for c, v in conds.items():
             p = v['paired']
-            lines.append(f"| {g} | {c} | {v['n']} | {v['solved_noise_free']} | {v['solved']} | +{p['gained']}/−{p['lost']} ({p['p']:.2g}) | {v['cpu_noise_free']}, {v['cpu']} |")
+            lines.append(f"| {g} | {c} | {v['n']} | {v['solved_noise_free']} | {v['solved']} | +{p['gained']}/−{p['lost']} ({p['p']:.2g}) | {v['cpu_noise_free']:.2f}, {v['cpu']:.2f} |")
     return '\n'.join(lines)
 
 # %% ../nbs/08d_benchmark.ipynb #eb52be7e
