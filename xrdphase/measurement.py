@@ -6,7 +6,7 @@
 __all__ = ['NOISE_LEVELS', 'MeasurementModel', 'noise_model', 'shells', 'transmission', 'simulate_intensities', 'measure',
            'intensity_statistics', 'wilson_b_shift']
 
-# %% ../nbs/02d_measurement.ipynb #0b0f6312
+# %% ../nbs/02d_measurement.ipynb #e2569685
 import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
 import io
 from dataclasses import dataclass, asdict, fields
@@ -14,7 +14,7 @@ import numpy as np
 from cctbx.array_family import flex
 from .diffraction import Reflections, wilson_fit
 
-# %% ../nbs/02d_measurement.ipynb #67c90707
+# %% ../nbs/02d_measurement.ipynb #cf7fea30
 @dataclass(frozen=True)
 class MeasurementModel:
     "How a calculated record is made to look measured: counting noise, scale, absorption, incompleteness, outliers."
@@ -29,15 +29,15 @@ class MeasurementModel:
     n_shells:int = 8               # resolution shells (cctbx's binner, as in merging statistics); the last is the outer shell
 
     def __post_init__(self):
-        limits = dict(i_sigma_outer=(0, np.inf), background=(0, np.inf), scale=(0, np.inf), absorption_rms=(-1e-12, 0.5),
-                      missing=(-1e-12, 1), beam_stop_d=(0, np.inf), outliers=(-1e-12, 1))
-        for name, (lo, hi) in limits.items():
-            v = getattr(self, name)
-            if not lo < v < hi: raise ValueError(f"MeasurementModel.{name}={v}: must be in ({max(lo, 0):g}, {hi:g})" + (' (0 allowed)' if lo < 0 else ''))
+        limits = dict(i_sigma_outer='(0, inf)', background='[0, inf)', scale='(0, inf)', absorption_rms='[0, 0.5)', missing='[0, 1)',
+                      beam_stop_d='(0, inf)', outliers='[0, 1)')
+        for name, lim in limits.items():
+            v, lo, hi = getattr(self, name), *map(float, lim[1:-1].split(', '))
+            if not (lo < v or (lim[0] == '[' and v == lo)) or not v < hi: raise ValueError(f"MeasurementModel.{name}={v}: must be in {lim}")
         if not (0 <= self.zinger[0] <= self.zinger[1]): raise ValueError(f"MeasurementModel.zinger={self.zinger}: need 0 <= low <= high")
         if self.n_shells < 1: raise ValueError(f"MeasurementModel.n_shells={self.n_shells}: must be >= 1")
 
-# %% ../nbs/02d_measurement.ipynb #07f184d6
+# %% ../nbs/02d_measurement.ipynb #7ae05165
 NOISE_LEVELS = {'low': MeasurementModel(i_sigma_outer=15.0, background=1.0, absorption_rms=0.02, missing=0.01, outliers=0.0005),
                 'middle': MeasurementModel(i_sigma_outer=5.0, background=2.0, absorption_rms=0.04, missing=0.03, outliers=0.001),
                 'high': MeasurementModel(i_sigma_outer=2.0, background=4.0, absorption_rms=0.06, missing=0.08, outliers=0.002)}
@@ -49,7 +49,7 @@ def noise_model(level, # a name of `NOISE_LEVELS` or a `MeasurementModel`
     if level not in NOISE_LEVELS: raise ValueError(f"noise level {level!r}: choose one of {list(NOISE_LEVELS)} or pass a MeasurementModel")
     return NOISE_LEVELS[level]
 
-# %% ../nbs/02d_measurement.ipynb #541e71c8
+# %% ../nbs/02d_measurement.ipynb #ba4ae83f
 def shells(rec:Reflections,   # the record
            n_shells:int=8,    # shells of equal reciprocal volume
           ) -> np.ndarray:
@@ -60,7 +60,7 @@ def shells(rec:Reflections,   # the record
     for k, i in enumerate(ma.binner().range_used()): out[ma.binner().selection(i).as_numpy_array()] = k
     return out
 
-# %% ../nbs/02d_measurement.ipynb #cbb75a20
+# %% ../nbs/02d_measurement.ipynb #08dc7da3
 def transmission(rec:Reflections, # the record (its indices and cell)
                  rms:float,       # rms of T − 1 over the record's reflections
                  rng,             # a numpy Generator
@@ -74,7 +74,7 @@ def transmission(rec:Reflections, # the record (its indices and cell)
     q = np.einsum('ij,jk,ik->i', u, a, u)
     return 1 + q * (rms / np.sqrt(np.mean(q ** 2)))
 
-# %% ../nbs/02d_measurement.ipynb #91855c31
+# %% ../nbs/02d_measurement.ipynb #1a67d082
 def _gain(i_true, outer, model) -> tuple:
     "(background, gain) that give the outer shell the mean I/σ(I) of `model`, with σ²(I) = gain (I + background)."
     bg = model.background * i_true[outer].mean()
@@ -99,7 +99,7 @@ def simulate_intensities(rec:Reflections,          # calculated |F| (complete to
     return ma, dict(n_calculated=len(rec), n_beam_stop=int(beam_stop.sum()), n_missing=int((lost & ~beam_stop).sum()),
                     n_outliers=len(hit), outliers=[tuple(int(v) for v in rec.indices[j]) for j in hit])
 
-# %% ../nbs/02d_measurement.ipynb #062b3f14
+# %% ../nbs/02d_measurement.ipynb #10ee08ce
 def measure(rec:Reflections, # calculated |F|, complete to its d_min
             level='middle',  # a `NOISE_LEVELS` name or a `MeasurementModel`
             seed:int=0,      # the same seed gives a bit-identical record
@@ -113,7 +113,7 @@ def measure(rec:Reflections, # calculated |F|, complete to its d_min
     out.d_min = rec.d_min
     return out
 
-# %% ../nbs/02d_measurement.ipynb #49221dd8
+# %% ../nbs/02d_measurement.ipynb #c714371e
 def intensity_statistics(obs, # merged intensities with σ (a cctbx array), measured or simulated
                          n_shells:int=8, # resolution shells of cctbx's binner, as in merging statistics
                         ) -> dict:
