@@ -4,7 +4,10 @@ Groups (`xrdphase.benchmark`): `real` — every monoclinic COD structure of ../s
 and thpp with its measured intensities; `generated` — --n-generated molecular crystals of MOSES molecules of the 'test'
 split (never used for training, never an evaluation molecule). Conditions: true data at --d-high, data at --d-low only,
 the Wilson fill, every --method (extension methods of `xrdphase.extension`), every --weights model, and true data at
-the --cliff resolutions; --from-d extends data from a lower resolution too (e.g. 1.5 Å). Each condition's numbers are
+the --cliff resolutions; --from-d extends data from a lower resolution too (e.g. 1.5 Å). --noise LEVEL... adds
+measured-like groups ('real · middle noise', …): the same structures with simulated measured data
+(`xrdphase.measurement`: counting noise, absorption-like error, missing reflections, zingers, French–Wilson |F|),
+solved with the same seeds and reported paired with the noise-free rows. Each condition's numbers are
 on the structures its model never saw (the COD fine-tuned grid networks: the 18 COD test structures, sucrose, thpp).
 
 Prints, per group, the table (n, solved with 95 % Wilson interval, paired gained/lost against the Wilson fill and
@@ -80,6 +83,8 @@ def main(argv=None):
     ap.add_argument('--out', default=str(ROOT / 'runs' / 'bench_phasing'), help='folder of cases.jsonl and summary.json (default runs/bench_phasing)')
     ap.add_argument('--update-reference', action='store_true', help='write reference/phasing_benchmark.json and reference/phasing_cases.jsonl')
     ap.add_argument('--quick', action='store_true', help='4 real + 3 generated structures, 2 runs each (a smoke test)')
+    ap.add_argument('--noise', nargs='*', default=[], choices=list(B.NOISE_LEVELS),
+                    help="also each group's structures as measured at these noise levels (xrdphase.measurement), paired with the noise-free rows")
     a = ap.parse_args(argv)
     a.solver, a.models_with = a.solver or ['smtbx', 'fixed'], a.models_with or ['smtbx']
     if a.workers > 2: ap.error('--workers: at most 2 on the shared machine')
@@ -90,7 +95,9 @@ def main(argv=None):
         gen, failed = B.generated_cases(3 if a.quick else a.n_generated)
         cases += gen
     max_runs = 2 if a.quick else a.max_runs
-    conds = {g: conditions(a, g) for g in groups}
+    noisy = B.noisy_cases(cases, a.noise)
+    cases, groups = cases + noisy, groups + list(dict.fromkeys(c.group for c in noisy))
+    conds = {g: conditions(a, B.base_group(g)) for g in groups}
     out = Path(a.out)
     print(f"{len(cases)} structures ({', '.join(f'{g}: {sum(c.group == g for c in cases)}' for g in groups)}), {len(failed)} generated "
           f"structures failed; conditions: " + '; '.join(f"{g}: {[c.name for c in conds[g]]}" for g in groups), file=sys.stderr)
@@ -106,6 +113,9 @@ def main(argv=None):
                    conditions={g: [dataclasses.asdict(c) for c in conds[g]] for g in groups}, table=table, wall_seconds={g: round(time.perf_counter() - t0, 1) for g in groups},
                    cpu_seconds={g: round(sum(r.get('cpu_seconds', 0) for r in rows if r['group'] == g), 1) for g in groups})
     print(B.summary_markdown(summary))
+    if noisy:
+        summary['noise_pairs'] = B.noise_pairs(rows)
+        print('\n**Noise against no noise** (same structures, same solving seeds)\n\n' + B.noise_table(summary['noise_pairs']))
     atomic_write_text(out / 'summary.json', json.dumps(summary, indent=1))
     if a.update_reference:
         summary, rows = merge_reference(summary, rows, groups)

@@ -35,6 +35,7 @@ class Reflections:
     e: np.ndarray|None = None      # |E|, else None
     e_method: str|None = None
     meta: dict = field(default_factory=dict)
+    sigma: np.ndarray|None = None  # σ(|F|) of measured (or simulated measured) amplitudes, else None
     _ms: object = field(default=None, init=False, repr=False, compare=False)   # cached cctbx miller set
 
     def __len__(self): return len(self.f)
@@ -60,7 +61,8 @@ class Reflections:
         "The record restricted to `rows` — every per-reflection field at once."
         v = lambda a: None if a is None else a[rows]
         return replace(self, indices=self.indices[rows], f=self.f[rows], d=self.d[rows], centric=self.centric[rows],
-                       epsilon=self.epsilon[rows], multiplicity=self.multiplicity[rows], phi=v(self.phi), e=v(self.e))
+                       epsilon=self.epsilon[rows], multiplicity=self.multiplicity[rows], phi=v(self.phi), e=v(self.e),
+                       sigma=v(self.sigma))
 
 # %% ../nbs/02_diffraction.ipynb #a821cb7d
 def miller_indices(indices, # (n, 3) integer array
@@ -110,7 +112,8 @@ def _from_miller_array(cls, ma,  # amplitudes, intensities (converted to |F|) or
                centric=ms.centric_flags().data().as_numpy_array(), epsilon=ms.epsilons().data().as_numpy_array().astype(np.int32),
                multiplicity=ms.multiplicities().data().as_numpy_array().astype(np.int32),
                space_group=ms.space_group().type().hall_symbol(), cell=tuple(ms.unit_cell().parameters()),
-               d_min=float(ma.d_min()) if ma.size() else float('nan'), phi=None if phi is None else phi[order], meta=dict(meta))
+               d_min=float(ma.d_min()) if ma.size() else float('nan'), phi=None if phi is None else phi[order], meta=dict(meta),
+               sigma=None if ms.sigmas() is None else ms.sigmas().as_numpy_array().astype(np.float64))
 
 Reflections.from_miller_array = classmethod(_from_miller_array)
 
