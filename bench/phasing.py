@@ -3,7 +3,8 @@
 Groups (`xrdphase.benchmark`): `real` — every COD structure of ../shared/cod that cctbx reads, in any space group
 (--real-groups monoclinic: the monoclinic ones only, the thesis's rows; calculated |F| with H), sucrose, and thpp with its
 measured intensities; `generated` — --n-generated molecular crystals of MOSES molecules of the 'test'
-split (never used for training, never an evaluation molecule). Conditions: true data at --d-high, data at --d-low only,
+split (never used for training, never an evaluation molecule), in the default spec's monoclinic groups or, with
+--generated-groups organic, in the common organic groups (P2₁/c, P-1, C2/c, P2₁2₁2₁, P2₁, Pbca, Pna2₁, P1). Conditions: true data at --d-high, data at --d-low only,
 the Wilson fill, every --method (extension methods of `xrdphase.extension`), every --weights model, and true data at
 the --cliff resolutions; --from-d extends data from a lower resolution too (e.g. 1.5 Å). Each condition's numbers are
 on the structures its model never saw (the COD fine-tuned grid networks: the 18 COD test structures, sucrose, thpp).
@@ -82,11 +83,18 @@ def real_group(a) -> list:
     return cases[-4:] if a.quick else cases
 
 
+def generated_spec(groups:str):
+    "The generated group's spec: MOSES molecules of the 'test' split, in the default spec's groups or the common organic ones."
+    from xrdphase.molecular import MolecularSpec, COMMON_ORGANIC_GROUPS
+    return MolecularSpec(smiles='moses', split='test', **(COMMON_ORGANIC_GROUPS if groups == 'organic' else {}))
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--groups', default='real,generated', help='comma-separated: real, generated (default both)')
     ap.add_argument('--real-groups', default='all', choices=['all', 'monoclinic'], help="the real group's COD structures: every group (default) or the monoclinic ones (the thesis's rows)")
     ap.add_argument('--real-cases', action='append', default=[], metavar='NAME', help='only these real structures (repeatable; e.g. 7052868)')
+    ap.add_argument('--generated-groups', default='monoclinic', choices=['monoclinic', 'organic'], help="the generated group's space groups: the default spec's monoclinic ones (the committed rows) or xrdphase.molecular.COMMON_ORGANIC_GROUPS")
     ap.add_argument('--n-generated', type=int, default=200, help='generated molecular crystals (default 200)')
     ap.add_argument('--d-low', type=float, default=1.2); ap.add_argument('--d-high', type=float, default=1.0)
     ap.add_argument('--cliff', type=float, nargs='*', default=[0.8, 1.5, 2.0], help='true data at these resolutions too')
@@ -113,7 +121,7 @@ def main(argv=None):
     cases, failed = [], []
     if 'real' in groups: cases += real_group(a)
     if 'generated' in groups:
-        gen, failed = B.generated_cases(3 if a.quick else a.n_generated)
+        gen, failed = B.generated_cases(3 if a.quick else a.n_generated, spec=generated_spec(a.generated_groups))
         cases += gen
     max_runs = 2 if a.quick else a.max_runs
     conds = {g: conditions(a, g) for g in groups}
