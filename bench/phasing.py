@@ -1,8 +1,10 @@
 """Phasing benchmark (issue 10): charge flipping on true, truncated and extended data, judged only on structures no model saw.
 
-Groups (`xrdphase.benchmark`): `real` — every monoclinic COD structure of ../shared/cod (calculated |F| with H), sucrose,
-and thpp with its measured intensities; `generated` — --n-generated molecular crystals of MOSES molecules of the 'test'
-split (never used for training, never an evaluation molecule). Conditions: true data at --d-high, data at --d-low only,
+Groups (`xrdphase.benchmark`): `real` — every COD structure of ../shared/cod that cctbx reads, in any space group
+(--real-groups monoclinic: the monoclinic ones only, the thesis's rows; calculated |F| with H), sucrose, and thpp with its
+measured intensities; `generated` — --n-generated molecular crystals of MOSES molecules of the 'test'
+split (never used for training, never an evaluation molecule), in the default spec's monoclinic groups or, with
+--generated-groups organic, in the common organic groups (P2₁/c, P-1, C2/c, P2₁2₁2₁, P2₁, Pbca, Pna2₁, P1). Conditions: true data at --d-high, data at --d-low only,
 the Wilson fill, every --method (extension methods of `xrdphase.extension`), every --weights model, and true data at
 the --cliff resolutions; --from-d extends data from a lower resolution too (e.g. 1.5 Å). --noise LEVEL... adds
 measured-like groups ('real · middle noise', …): the same structures with simulated measured data
@@ -12,8 +14,9 @@ on the structures its model never saw (the COD fine-tuned grid networks: the 18 
 
 Prints, per group, the table (n, solved with 95 % Wilson interval, paired gained/lost against the Wilson fill and
 against d_low only with exact McNemar p, R_new of the extended amplitudes with bootstrap interval, CPU seconds per
-structure: process time of extension and solving, `cpu_seconds` in every row, wall seconds kept as `wall_seconds`) and one JSON
-line last. Writes runs/bench_phasing/summary.json (and the per-case rows in runs/bench_phasing/cases.jsonl, which
+structure: process time of extension and solving, `cpu_seconds` in every row, wall seconds kept as `wall_seconds`), per
+group the solved k/n (95 % Wilson interval) of every condition by crystal system and by centric/acentric (`families` in
+the summary), and one JSON line last. --real-cases NAME (repeatable) runs only those real structures (a small check). Writes runs/bench_phasing/summary.json (and the per-case rows in runs/bench_phasing/cases.jsonl, which
 make it resumable); --update-reference also writes the committed reference/phasing_benchmark.json and
 reference/phasing_cases.jsonl, replacing the groups it ran and keeping the others (so the groups can run separately).
 
@@ -34,7 +37,7 @@ REFERENCE_MODELS = [(f'{label} ({how})', str(W / f'd2_{arch}_{stage}.pt'), None 
 
 
 REF_JSON, REF_ROWS = ROOT / 'reference' / 'phasing_benchmark.json', ROOT / 'reference' / 'phasing_cases.jsonl'
-PER_GROUP = ('table', 'n', 'conditions', 'command', 'wall_seconds', 'cpu_seconds')
+PER_GROUP = ('table', 'n', 'conditions', 'command', 'wall_seconds', 'cpu_seconds', 'families')
 
 
 def merge_reference(summary:dict, rows:list, groups:list) -> tuple:
@@ -61,9 +64,40 @@ def conditions(a, group:str) -> list:
     return out
 
 
+def family_tables(rows:list, conds:dict) -> dict:
+    "{group: {split: {condition: {family: n, solved, rate, ci}}}}: every condition of each group by crystal system and by centric/acentric."
+    return {g: {key: {c.name: B.family_summary([r for r in rows if r['group'] == g], c.name, key) for c in cs} for key in B.FAMILY_KEYS}
+            for g, cs in conds.items()}
+
+
+def family_markdown(rows:list, conds:dict) -> str:
+    "The per-family tables of every group, printed after the main tables."
+    return '\n\n'.join(f"**{g}** by {key.replace('_', ' ')}\n\n" + B.family_table([r for r in rows if r['group'] == g], cs, key)
+                        for g, cs in conds.items() for key in B.FAMILY_KEYS)
+
+
+def real_group(a) -> list:
+    "The real cases of the command line: --real-groups, then --real-cases (names) if given, then --quick's last 4."
+    cases = B.real_cases(groups=a.real_groups)
+    if a.real_cases:
+        missing = sorted(set(a.real_cases) - {c.name for c in cases})
+        if missing: raise SystemExit(f"--real-cases: {missing} not among the real cases of --real-groups {a.real_groups}")
+        cases = [c for c in cases if c.name in a.real_cases]
+    return cases[-4:] if a.quick else cases
+
+
+def generated_spec(groups:str):
+    "The generated group's spec: MOSES molecules of the 'test' split, in the default spec's groups or the common organic ones."
+    from xrdphase.molecular import MolecularSpec, COMMON_ORGANIC_GROUPS
+    return MolecularSpec(smiles='moses', split='test', **(COMMON_ORGANIC_GROUPS if groups == 'organic' else {}))
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--groups', default='real,generated', help='comma-separated: real, generated (default both)')
+    ap.add_argument('--real-groups', default='all', choices=['all', 'monoclinic'], help="the real group's COD structures: every group (default) or the monoclinic ones (the thesis's rows)")
+    ap.add_argument('--real-cases', action='append', default=[], metavar='NAME', help='only these real structures (repeatable; e.g. 7052868)')
+    ap.add_argument('--generated-groups', default='monoclinic', choices=['monoclinic', 'organic'], help="the generated group's space groups: the default spec's monoclinic ones (the committed rows) or xrdphase.molecular.COMMON_ORGANIC_GROUPS")
     ap.add_argument('--n-generated', type=int, default=200, help='generated molecular crystals (default 200)')
     ap.add_argument('--d-low', type=float, default=1.2); ap.add_argument('--d-high', type=float, default=1.0)
     ap.add_argument('--cliff', type=float, nargs='*', default=[0.8, 1.5, 2.0], help='true data at these resolutions too')
@@ -90,9 +124,9 @@ def main(argv=None):
     if a.workers > 2: ap.error('--workers: at most 2 on the shared machine')
     groups = a.groups.split(',')
     cases, failed = [], []
-    if 'real' in groups: cases += B.real_cases()[-4:] if a.quick else B.real_cases()
+    if 'real' in groups: cases += real_group(a)
     if 'generated' in groups:
-        gen, failed = B.generated_cases(3 if a.quick else a.n_generated)
+        gen, failed = B.generated_cases(3 if a.quick else a.n_generated, spec=generated_spec(a.generated_groups))
         cases += gen
     max_runs = 2 if a.quick else a.max_runs
     noisy = B.noisy_cases(cases, a.noise)
@@ -103,6 +137,7 @@ def main(argv=None):
           f"structures failed; conditions: " + '; '.join(f"{g}: {[c.name for c in conds[g]]}" for g in groups), file=sys.stderr)
     t0 = time.perf_counter()
     rows = [r for g in groups for r in B.run_benchmark([c for c in cases if c.group == g], conds[g], out / 'cases.jsonl', a.seed, max_runs, a.workers)]
+    rows = B.add_families(rows, cases)
     seen = {k: f() for k, f in B.SEEN.items()}
     baselines = ('Wilson fill', f'{a.d_low:.1f} Å only', 'Wilson fill [600 cycles]', f'{a.d_low:.1f} Å only [600 cycles]')
     table = {g: B.summarise_benchmark([r for r in rows if r['group'] == g], conds[g], seen, baselines)[g] for g in groups}
@@ -111,8 +146,10 @@ def main(argv=None):
                    d_low=a.d_low, d_high=a.d_high, max_runs=max_runs, seed=a.seed, baselines=baselines, solvers=B.SOLVERS,
                    n={g: sum(c.group == g for c in cases) for g in groups}, generated_failed=failed, seen={k: sorted(v) for k, v in seen.items()},
                    conditions={g: [dataclasses.asdict(c) for c in conds[g]] for g in groups}, table=table, wall_seconds={g: round(time.perf_counter() - t0, 1) for g in groups},
-                   cpu_seconds={g: round(sum(r.get('cpu_seconds', 0) for r in rows if r['group'] == g), 1) for g in groups})
+                   cpu_seconds={g: round(sum(r.get('cpu_seconds', 0) for r in rows if r['group'] == g), 1) for g in groups},
+                   families=family_tables(rows, conds))
     print(B.summary_markdown(summary))
+    print('\n' + family_markdown(rows, conds))
     if noisy:
         summary['noise_pairs'] = B.noise_pairs(rows)
         print('\n**Noise against no noise** (same structures, same solving seeds)\n\n' + B.noise_table(summary['noise_pairs']))

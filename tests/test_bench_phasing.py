@@ -34,3 +34,31 @@ def test_another_version_is_not_kept(bench):
     bench.REF_JSON.write_text(json.dumps(dict(_summary(bench, ['generated'], 'old'), version=bench.B.VERSION - 1)))
     s, rows = bench.merge_reference(_summary(bench, ['real'], 'new'), [], ['real'])
     assert list(s['table']) == ['real'] and rows == []
+
+
+def _rows():
+    fam = [('a', 'triclinic', True), ('b', 'orthorhombic', False), ('c', 'orthorhombic', False), ('d', 'trigonal', False)]
+    return [dict(group='real', structure=n, condition=c, crystal_system=cs, centric=ce, solved=(c == 'x' or n != 'c'))
+            for n, cs, ce in fam for c in ('x', 'y')]
+
+
+def test_family_split(bench):
+    s = bench.B.family_summary(_rows(), 'y')
+    assert list(s) == ['triclinic', 'orthorhombic', 'trigonal'] and (s['orthorhombic']['solved'], s['orthorhombic']['n']) == (1, 2)
+    assert s['orthorhombic']['ci'] == bench.B.wilson_interval(1, 2)
+    assert bench.B.family_summary(_rows(), 'y', 'centric') == {'acentric': dict(n=3, solved=2, rate=0.6667, ci=bench.B.wilson_interval(2, 3)),
+                                                             'centric': dict(n=1, solved=1, rate=1.0, ci=bench.B.wilson_interval(1, 1))}
+    tab = bench.family_markdown(_rows(), {'real': ['x', 'y']})
+    assert '| y | 1/1 (21–100) | 1/2 (9–91) | 1/1 (21–100) |' in tab and '| condition | acentric | centric |' in tab
+    with pytest.raises(ValueError, match="no field 'crystal_system'"):
+        bench.B.family_summary([{k: v for k, v in r.items() if k != 'crystal_system'} for r in _rows()], 'y')
+
+
+def test_real_groups(bench, cod):
+    import argparse
+    ns = lambda groups, names=(): argparse.Namespace(real_groups=groups, real_cases=list(names), quick=False)
+    every, mono = bench.real_group(ns('all')), bench.real_group(ns('monoclinic'))
+    assert len(every) == len(list(cod.glob('*.cif'))) + 2 and 40 <= len(mono) - 2 < len(every) - 2
+    assert [c.name for c in bench.real_group(ns('all', ['2211061:2211061']))] == ['2211061:2211061']
+    with pytest.raises(SystemExit, match='2211061'):
+        bench.real_group(ns('monoclinic', ['2211061:2211061']))             # P-1: not among the monoclinic ones

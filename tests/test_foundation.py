@@ -99,7 +99,7 @@ def test_thpp_and_sucrose_reference_setting():
 
 def test_cod_structures_parse(cod):
     ok, skipped = read_cif_dir(cod)
-    allg, failed = read_cif_dir(cod, allow_any_group=True)
+    allg, failed = read_cif_dir(cod, groups='all')
     assert not failed and len(allg) == len(list(Path(cod).glob('*.cif')))
     assert len(ok) >= 40 and all(c.xs.unit_cell().parameters()[4] >= 90 for c in ok)
     assert all('not monoclinic' in why for _, why in skipped)

@@ -110,7 +110,7 @@ def test_molecule_is_seeded_and_chemical():
     assert np.all((bl[h] > 0.95) & (bl[h] < 1.12)) and np.all((bl[~h] > 1.18) & (bl[~h] < 1.52))
 
 def test_spec_validation():
-    for bad, match in [(dict(space_groups=('P-1',)), 'not monoclinic'), (dict(space_groups=('P212121',)), 'not monoclinic'),
+    for bad, match in [(dict(space_groups=('R-3',)), 'trigonal; the packer handles'), (dict(space_groups=('P4',)), 'tetragonal; the packer handles'),
                        (dict(u_iso=(0.06, 0.03)), 'u_iso'), (dict(contacts=(3.0, 2.5)), 'contacts'),
                        (dict(space_group_weights=(1, 1)), 'weights'), (dict(templates='/nonexistent'), 'templates')]:
         with pytest.raises(Mo.MolecularError, match=match): M.MolecularSpec(**bad)
@@ -136,6 +136,29 @@ def test_packing_geometry(made):
         assert not any(sc.multiplicity() != xs.space_group().order_z() for sc in xs.scatterers())   # Z' = 1, general positions
         assert 0.60 <= info['pc'] <= 0.80 and 0.55 < P.packing_coefficient(xs) < 0.82
         assert 1.0 < P.crystal_density(xs) < 2.0
+
+def _fingerprint(xs) -> str:
+    import hashlib
+    v = np.concatenate([np.array(xs.sites_frac()).ravel(), xs.unit_cell().parameters(), xs.extract_u_iso_or_u_equiv().as_numpy_array()])
+    return hashlib.sha256(np.round(v, 9).tobytes()).hexdigest()[:16]
+
+def test_default_spec_gives_the_crystals_of_before():
+    "The default spec (the committed data sets and benchmark): seeds 0 and 4 give the crystals recorded before the packer took other groups."
+    assert {s: _fingerprint(M.molecular_structure(M.MolecularSpec(), s)) for s in (0, 4)} == {0: 'fe30e53f987ea3a3', 4: 'ffd5a6763ae8cd65'}
+
+@pytest.mark.parametrize('group', ['P-1', 'P212121', 'Pbca', 'Pna21', 'P1'])
+def test_packing_beyond_monoclinic(group):
+    from cctbx import sgtbx, xray, crystal
+    spec = M.MolecularSpec(smiles=SPEC.smiles, space_groups=(group,), space_group_weights=None)
+    xs, info = M.molecular_structure_info(spec, 1)
+    assert xs.space_group_info().type().number() == sgtbx.space_group_info(group).type().number()
+    assert len(info['cell']) == 3 + P.CELL_ANGLES[xs.space_group().crystal_system().lower()]
+    assert not P.intermolecular_contacts(xs)['violations'] and P.bond_length_errors(xs, info['molecule']).max() < 1e-9
+    assert not any(sc.multiplicity() != xs.space_group().order_z() for sc in xs.scatterers()) and info['pc'] >= spec.min_packing
+    cell = P.full_cell(info['cell'])                     # the same fractional sites in a 10 % smaller cell: cctbx sees clashes
+    squeezed = xray.structure(crystal_symmetry=crystal.symmetry(tuple(x * 0.9 for x in cell[:3]) + cell[3:], info['space_group']), scatterers=xs.scatterers())
+    assert P.intermolecular_contacts(squeezed)['violations']
+    assert _fingerprint(M.molecular_structure(spec, 1)) == _fingerprint(xs)
 
 def test_contact_check_catches_a_squeezed_cell(made):
     xs, info = made[0]

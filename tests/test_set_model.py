@@ -28,9 +28,23 @@ def _p1_record(rec):
     return sm.Reflections.from_miller_array(ms.array(data=flex.double(np.ones(ms.size()))).set_observation_type_xray_amplitude())
 
 
-def test_non_monoclinic_refused(rec):
-    with pytest.raises(sm.SetModelError, match='monoclinic'):
-        sm.tokenise(_p1_record(rec).cut(1.2), 1.2, 1.0)
+def test_any_space_group_tokenises(rec):
+    "A triclinic record gets its tokens (the set model is no longer monoclinic-only): every new reflection of the asu."
+    p1 = _p1_record(rec)
+    it = sm.tokenise(p1.cut(1.2), 1.2, 1.0)
+    assert int(it['is_new'].sum()) == int((p1.d < 1.2).sum()) and it['centric'].all()        # P-1: every reflection centric
+
+
+def test_grid_carries_the_centring_of_any_group():
+    "R-3 (hexagonal axes): the grid is a multiple of 3 with n1 = n2; without the group it cannot carry the R centring."
+    from cctbx import sgtbx
+    g, cell = sgtbx.space_group_info('R -3 :H').group(), (14.1, 14.1, 9.3, 90, 90, 120)
+    shape = sm.grid_shape(cell, 1.2, 1.0, g)
+    assert all(n % 3 == 0 for n in shape) and shape[0] == shape[1]
+    uniq, inv = sm.patterson_orbits(g, shape)
+    assert len(uniq) * 6 < np.prod(shape)
+    with pytest.raises(sm.SetModelError, match='does not carry'):
+        sm.patterson_orbits(g, sm.grid_shape(cell, 1.2, 1.0))
 
 
 def test_record_without_d_low_refused(rec):
@@ -159,3 +173,18 @@ def test_ddp_two_processes_on_cpu(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     s = json.loads((tmp_path / 'run' / 'summary.json').read_text())
     assert s['world_size'] == 2 and s['steps'] == 3                    # 12 structures / (2 processes x 2) per step
+
+
+@pytest.mark.parametrize('name', ['2211061.cif', '2004198.cif', '2006992-example-of-R3.cif'])
+def test_reference_weights_on_other_groups(cod, name):
+    "The reference weights (monoclinic training) on P-1, P2₁2₁2₁ and R3 COD structures: every reflection, R_new finite and below 1."
+    from xrdphase.crystal import read_cif
+    xs = read_cif(cod / name, allow_any_group=True).xs
+    full = reflections(xs, 1.0, e_method=None)
+    m = sm.load_set_model(REF / 'model.pt')
+    out = sm.extend(full.cut(1.2), 1.0, m)
+    assert len(out) == len(full) and out.meta['dropped'] == 0
+    it = sm.record_item(full, 1.2, 1.0)
+    nw = it['is_new']
+    e, w, p = it['e'][nw], it['w'][nw], sm.predict(m, [it])[0]
+    assert 0 < (w * np.abs(e - p)).sum() / (w * e).sum() < 1

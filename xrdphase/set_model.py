@@ -22,7 +22,6 @@ import torch.nn.functional as F
 from cctbx import sgtbx, uctbx, miller
 from cctbx.array_family import flex
 from .core import atomic_path
-from .crystal import is_monoclinic
 from .diffraction import Reflections, complete_indices, wilson_fit
 from .models import ModelError, save_weights, read_weights
 
@@ -60,9 +59,6 @@ def check_record(rec:Reflections, # the known data
                  d_high:float, # resolution to extend to, Å
                  min_known:int=20): # fewest known reflections the model accepts
     "Raise `SetModelError` naming the problem if the set model cannot extend `rec` from d_low to d_high."
-    sgi = rec.space_group_info()
-    if not is_monoclinic(sgi):
-        raise SetModelError(f"space group {sgi} is {sgi.group().crystal_system().lower()}: the set model handles monoclinic groups only")
     if not (d_high > 0 and d_low > d_high):
         raise SetModelError(f"resolution: need d_low > d_high > 0 Å, got d_low={d_low}, d_high={d_high}")
     if len(rec) == 0 or rec.d_min > d_low + 1e-6:
@@ -95,18 +91,35 @@ def laue_rotations(space_group) -> np.ndarray:
     g = space_group if isinstance(space_group, sgtbx.space_group) else sgtbx.space_group_info(symbol=f"Hall: {space_group}").group()
     return np.array([np.array(op.r().as_double()).reshape(3, 3) for op in g.build_derived_laue_group()]).round().astype(np.int64)
 
-def _fft_size(n:int) -> int:
+def _fft_size(n:int, factor:int=1) -> int:
+    "The smallest even, 2·3·5-smooth multiple of `factor` >= n."
     n = max(int(n), 2) + (int(n) % 2)
     while True:
         m = n
         for p in (2, 3, 5):
             while m % p == 0: m //= p
-        if m == 1: return n
+        if m == 1 and n % factor == 0: return n
         n += 2
 
-def grid_shape(cell, d_low:float, d_high:float) -> tuple:
-    "Patterson grid (n1, n2, n3): even, 2·3·5-smooth, n_i >= 2 floor(a_i/d_low) + floor(a_i/d_high) + 1."
-    return tuple(_fft_size(2 * int(cell[i] / d_low) + int(cell[i] / d_high) + 1) for i in range(3))
+def _patterson_group(space_group) -> sgtbx.space_group:
+    g = space_group if isinstance(space_group, sgtbx.space_group) else sgtbx.space_group_info(symbol=f"Hall: {space_group}").group()
+    return g.build_derived_patterson_group()
+
+def grid_shape(cell, d_low:float, d_high:float,
+               space_group=None) -> tuple: # a Hall symbol or `sgtbx.space_group`: the grid carries its Patterson group (None: P-1)
+    "Patterson grid (n1, n2, n3): even, 2·3·5-smooth, n_i >= 2 floor(a_i/d_low) + floor(a_i/d_high) + 1, carrying the centring translations, axes that the symmetry maps onto each other equal."
+    ops = list(_patterson_group(space_group)) if space_group is not None else []
+    factor = [1, 1, 1]
+    for op in ops:
+        t = op.t()
+        factor = [math.lcm(f, t.den() // math.gcd(k, t.den())) for f, k in zip(factor, t.num())]
+    n = [_fft_size(2 * int(cell[i] / d_low) + int(cell[i] / d_high) + 1, factor[i]) for i in range(3)]
+    for _ in range(2):                                   # trigonal, tetragonal, hexagonal, cubic: a = b (= c) on the grid too
+        for op in ops:
+            R = np.array(op.r().as_double()).reshape(3, 3)
+            for i, j in zip(*np.nonzero(R)):
+                if i != j: n[i] = n[j] = max(n[i], n[j])
+    return tuple(n)
 
 def patterson_map(indices, values, rotations, shape) -> np.ndarray:
     "P(u) = Σ_h v_h cos(2π h·u) over every Laue equivalent of `indices` (Friedel mates included), on a grid of `shape`."
@@ -181,7 +194,7 @@ def patterson_inputs(low:Reflections, # the known data
                      e:np.ndarray, # their |E|
                      d_low:float, d_high:float) -> dict:
     "The two Patterson maps (|E|² − 1 and |E| − <|E|> coefficients, unit r.m.s.), the orbits of the grid and |u| per orbit."
-    rots, shape = laue_rotations(low.space_group), grid_shape(low.cell, d_low, d_high)
+    rots, shape = laue_rotations(low.space_group), grid_shape(low.cell, d_low, d_high, low.space_group)
     unit = lambda m: m / max(float(np.sqrt((m ** 2).mean())), 1e-12)
     P, PE = unit(patterson_map(low.indices, e ** 2 - 1, rots, shape)), unit(patterson_map(low.indices, e - e.mean(), rots, shape))
     uniq, inv = patterson_orbits(low.space_group, shape)
