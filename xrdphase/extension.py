@@ -443,13 +443,16 @@ def _load_data(args) -> CommandData:
 # %% ../nbs/08c_extension.ipynb #b7e2c1d4
 def solve_command(args, # parsed `xrdphase solve` arguments
                   refine=None, # callable(solution, observations, formula, name, reference) -> dict: refinement (a later module; the CLI gives it)
+                  cell_content=None, # callable(formula, crystal symmetry) -> atoms per cell: how --formula becomes the content (the CLI gives it)
                  ) -> dict:
     "Read, (extend and) solve, compare with the reference, refine and write as `args` say; the result as a JSON-ready dict."
     data = _load_data(args)
     ref = read_cif(args.ref, allow_any_group=True).xs if args.ref else data.reference
     formula = args.formula or data.content or (dict(ref.unit_cell_content()) if args.cif else None)
     if refine and not formula: raise ValueError(f"{data.name}: --refine needs the formula: give --formula (e.g. C12H10O2) or an .ins/.res with SFAC and UNIT")
-    content, fixed = data.content or ref, args.fixed_cycles or None
+    if args.formula and cell_content is None: raise ValueError("solve_command: --formula needs `cell_content` (the command line gives it)")
+    content = (cell_content(args.formula, data.rec.crystal_symmetry()) if args.formula else data.content) or ref
+    fixed = args.fixed_cycles or None
     if args.extend:
         sol = extend_solve(data.rec, args.d_high, args.extend, content=content, seed=args.seed, max_runs=args.max_runs, fixed_cycles=fixed,
                            normalisation=args.normalisation)
@@ -518,7 +521,8 @@ def add_cli(sub):
     p.add_argument('--out', metavar='DIR', help='write the solution into DIR: STEM.res (peaks as atoms), STEM.cif, STEM.ccp4 (map), STEM.png')
     p.add_argument('--refine', action='store_true', help='refine the solution against the data as given (to --d-min, not extended): elements '
                    'from the formula, smtbx least squares; writes STEM_refined.res, .cif (hkl embedded), .fcf and _molecule.png into --out')
-    p.add_argument('--formula', help='formula per molecule for --refine, e.g. C12H10O2 (default: the UNIT of the .ins/.res)')
+    p.add_argument('--formula', help='formula per molecule, e.g. C12H10O2: the cell content for charge flipping and the elements for --refine '
+                   '(default: the UNIT of the .ins/.res)')
     def run(a, **kw):
         if a.hkl and not a.ins: p.error('--hkl needs --ins')
         if a.extend and not a.d_high: p.error('--extend needs --d-high')
