@@ -466,7 +466,7 @@ def solve_command(args, # parsed `xrdphase solve` arguments
                    phase_error=None if ev['phase_error'] is None else round(ev['phase_error'], 2), n_ref=ev['n_ref'])
     if refine: out['refinement'] = refine(sol, data.observations, formula, data.name, ref) if sol.chosen >= 0 else None
     if args.out and sol.chosen >= 0:
-        from .files import write_solution
+        from xrdphase.files import write_solution
         w = write_solution(sol, args.out, data.name, reference=ref)
         out['files'] = w.pop('files')
         if w: out['reference_match'] = w
