@@ -81,7 +81,7 @@ def test_deposited_cif_is_one_complete_input(tmp_path):
 
 if __name__ == '__main__':
     import tempfile
-    print('| data | command | elements | R1 (F>4σ) refined | R1 deposited | GooF | CPU s |\n|---|---|---|---|---|---|---|')
+    print('| data | command | elements | R1 (F>4σ) refined | R1 deposited | wR2 | GooF | max shift/esd | CPU s |\n|---|---|---|---|---|---|---|---|---|')
     for label, argv, dep in [('thpp (cctbx test data)', ['--hkl', THPP_HKL, '--ins', THPP_INS], None),
                              ('cod_1550236 (P-1)', ['--data', COD], deposited_r1(COD))]:
         for d_min in (1.2, None):
@@ -90,5 +90,6 @@ if __name__ == '__main__':
             r = json.loads(out)
             ref = r['refinement']
             els = ' '.join(f'{e}{n}' for e, n in sorted(ref['elements'].items()))
-            print(f"| {label}, to {r['extension']['d_low'] if d_min else r['d_min']:.2f} Å | `solve {' '.join(map(str, extra))} --refine` | {els} | "
-                  f"{ref['r1_gt']:.4f} ({ref['n_gt']} refl.) | {dep or '-'} | {ref['goof']:.3f} | {r['cpu_seconds']:.1f} |")
+            print(f"| {label}, to {r['extension']['d_low'] if d_min else r['d_min']:.2f} Å | `{' '.join(['solve', *map(str, extra), '--refine'])}` | {els} | "
+                  f"{ref['r1_gt']:.4f} ({ref['n_gt']} refl.) | {dep or '-'} | {ref['wr2']:.4f} | {ref['goof']:.3f} | {ref['max_shift_su']:.3f} | "
+                  f"{r['cpu_seconds']:.1f} |")
