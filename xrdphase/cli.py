@@ -266,6 +266,7 @@ def compare_with_cif(hkl, ins, cif, d_low:float) -> dict:
     r, n = r_new(replace(ext, f=ext.f * scale), true, measured)
     return dict(cif=str(cif), r_new=None if r is None else round(r, 4), n_new=n, n_scaled=int(known.sum()))
 
+# %% ../nbs/11_cli.ipynb #e4a1b2c3
 def refine_step(out_dir) -> callable:
     "The step `solve --refine` runs after solving: `refinement.refine_and_write` into `out_dir` as STEM_refined.*, its numbers as a dict."
     from collections import Counter
@@ -320,6 +321,7 @@ def _data_lines(args, r:dict, ext:dict|None) -> list:
 
 def _written(files:dict|None) -> str: return ', '.join(Path(p).name for p in files.values()) + f' in {Path(next(iter(files.values()))).parent}'
 
+# %% ../nbs/11_cli.ipynb #f5b2c3d4
 def solve_summary(args, r:dict) -> str:
     "What `xrdphase solve` found, in a few lines for a person (every field is in the JSON line: --json)."
     if 'solved' in r: verdict = (f"{'SOLVED' if r['solved'] else 'NOT solved'} by the success measure (≥ 80 % of the {r['n_ref']} reference "

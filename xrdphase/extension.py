@@ -507,6 +507,7 @@ def _data_args(p):
                    help=f'charge-flipping cycles per attempt (default {FIXED_CYCLES}; 0: let smtbx\'s skewness detector decide)')
     p.add_argument('--json', action='store_true', help='print the result as one JSON line (every field) instead of the summary')
 
+# %% ../nbs/08c_extension.ipynb #a6c3d4e5
 def add_cli(sub):
     "Add `solve` and `extend` to the `xrdphase` subcommands; each returns its result as a dict (the CLI prints it)."
     p = sub.add_parser('solve', help='charge-flipping structure solution (smtbx), optionally extended first and refined after',
