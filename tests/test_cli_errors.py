@@ -42,6 +42,7 @@ CASES = [
     ('solve: --refine without --out', 'solve --cif {cif} --refine', 2, '--refine needs --out DIR'),
     ('solve: --refine without a formula (an MTZ has none)', 'solve --data {mtz} --refine --out {tmp}/refined', 4,
      'thpp: --refine needs the formula: give --formula (e.g. C12H10O2) or an .ins/.res with SFAC and UNIT'),
+    ('solve: --data an MTZ without sigmas', 'solve --data {nosigma}', 4, 'nosigma.mtz: I without σ: intensities cannot be merged'),
     ('solve: --extend without --d-high', 'solve --cif {cif} --extend wilson', 2, '--extend needs --d-high'),
     ('solve: --max-runs not a number', 'solve --cif {cif} --max-runs abc', 2, "--max-runs: invalid int value: 'abc'"),
     ('solve: unknown extension method', 'solve --cif {cif} --extend flote --d-high 1.0', 2,
@@ -73,7 +74,10 @@ def inputs(tmp_path_factory):
     d['badline'] = repr(good[1][:4] + '   x' + good[1][8:])                 # as the message quotes it: every space kept
     from xrdphase.measured import read_measured
     d['mtz'] = tmp/'thpp.mtz'
-    read_measured(THPP_HKL, THPP_INS).merged()[0].as_mtz_dataset('I').mtz_object().write(str(d['mtz']))     # data without a formula
+    merged = read_measured(THPP_HKL, THPP_INS).merged()[0]
+    merged.as_mtz_dataset('I').mtz_object().write(str(d['mtz']))                                        # data without a formula
+    d['nosigma'] = tmp/'nosigma.mtz'
+    merged.customized_copy(sigmas=None).as_mtz_dataset('I').mtz_object().write(str(d['nosigma']))       # intensities without σ
     d['badjson'].write_text('{"epochs": 2,,}')
     d['garbage'].write_bytes(bytes(range(256)) * 2)
     weights = (reference_dir() / 'weights' / 'd2_unet_pre.pt').read_bytes()
