@@ -35,7 +35,14 @@ CASES = [
     ('solve: CIF missing', 'solve --cif {tmp}/missing.cif', 3, '--cif {tmp}/missing.cif: no such file'),
     ('solve: CIF without atom sites', 'solve --cif {noatoms}', 4, 'no atom sites'),
     ('solve: a letter in the HKL columns of most lines', 'solve --hkl {badhkl} --ins {ins}', 4, 'bad.hkl:2: 14204 of 14205 lines are not HKLF 4'),
+    ('solve: the first bad HKL line quoted verbatim', 'solve --hkl {badhkl} --ins {ins}', 4, 'the first: {badline}'),
     ('solve: --hkl without --ins', 'solve --hkl {badhkl}', 2, '--hkl needs --ins'),
+    ('solve: --data file missing', 'solve --data {tmp}/nothere.cif', 3, '--data {tmp}/nothere.cif: no such file'),
+    ('solve: --data of an unknown kind', 'solve --data {file}', 4, 'unknown kind of reflection file'),
+    ('solve: --refine without --out', 'solve --cif {cif} --refine', 2, '--refine needs --out DIR'),
+    ('solve: --refine without a formula (an MTZ has none)', 'solve --data {mtz} --refine --out {tmp}/refined', 4,
+     'thpp: --refine needs the formula: give --formula (e.g. C12H10O2) or an .ins/.res with SFAC and UNIT'),
+    ('solve: --data an MTZ without sigmas', 'solve --data {nosigma}', 4, 'nosigma.mtz: I without σ: intensities cannot be merged'),
     ('solve: --extend without --d-high', 'solve --cif {cif} --extend wilson', 2, '--extend needs --d-high'),
     ('solve: --max-runs not a number', 'solve --cif {cif} --max-runs abc', 2, "--max-runs: invalid int value: 'abc'"),
     ('solve: unknown extension method', 'solve --cif {cif} --extend flote --d-high 1.0', 2,
@@ -64,6 +71,13 @@ def inputs(tmp_path_factory):
     d['noatoms'].write_text('data_x\n_cell_length_a 5\n')
     good = Path(THPP_HKL).read_text().splitlines()
     d['badhkl'].write_text('\n'.join([good[0]] + [l[:4] + '   x' + l[8:] for l in good[1:-1]] + good[-1:]) + '\n')     # one bad line is left out; most bad is refused
+    d['badline'] = repr(good[1][:4] + '   x' + good[1][8:])                 # as the message quotes it: every space kept
+    from xrdphase.measured import read_measured
+    d['mtz'] = tmp/'thpp.mtz'
+    merged = read_measured(THPP_HKL, THPP_INS).merged()[0]
+    merged.as_mtz_dataset('I').mtz_object().write(str(d['mtz']))                                        # data without a formula
+    d['nosigma'] = tmp/'nosigma.mtz'
+    merged.customized_copy(sigmas=None).as_mtz_dataset('I').mtz_object().write(str(d['nosigma']))       # intensities without σ
     d['badjson'].write_text('{"epochs": 2,,}')
     d['garbage'].write_bytes(bytes(range(256)) * 2)
     weights = (reference_dir() / 'weights' / 'd2_unet_pre.pt').read_bytes()

@@ -5,7 +5,8 @@
 # %% auto #0
 __all__ = ['FILLS', 'FIXED_CYCLES', 'DUAL_SETTINGS', 'METHODS', 'DUAL_SPACE', 'wilson_extend', 'model_extend', 'set_extend',
            'Frame', 'extension_frame', 'FloatingFlipper', 'Prepared', 'Floating', 'recycle', 'Recycled',
-           'FloatRecycled', 'extend_solve', 'extend', 'add_cli']
+           'FloatRecycled', 'extend_solve', 'extend', 'CommandData', 'solve_command', 'extend_command', 'method_arg',
+           'add_cli']
 
 # %% ../nbs/08c_extension.ipynb #0c6cedd3
 import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
@@ -404,82 +405,138 @@ def _reference_from_ins(path):
     "The non-H atoms of a SHELX .ins/.res (RESI, PART, AFIX read; the major disorder part) as the reference structure, or None if it has none."
     return reference_from_ins(path)[0]
 
-def _load_data(args) -> tuple:
-    "(record, reference structure or None, unit-cell content or None) from --cif or --hkl/--ins, cut to --d-min."
+@dataclass
+class CommandData:
+    "What `solve` and `extend` read: the record to --d-min, the reference model, the cell content, what refinement fits, what reading left out."
+    rec: Reflections                 # merged |F|, cut to --d-min
+    name: str                        # the input's stem: outputs are named after it
+    reference: object = None         # reference structure (the CIF, the atoms of the .ins/.res) or None
+    content: dict|None = None        # unit-cell content (.ins UNIT) or None
+    observations: object = None      # the data as given, for refinement: the record (an .hkl is read again with σ) or measured F² with σ
+    read: dict|None = None           # --data: lines left out per reason, and the merging statistics of all the data
+
+def _measured_data(args, name:str) -> CommandData:
+    "--data FILE through `measured.read_measured`: any file diffractometer software writes (with --ins for an .hkl)."
+    from xrdphase.measured import read_measured
+    m = read_measured(args.measured, args.ins)
+    merged, stats = m.merged()
+    read = dict(n_lines=m.read.n_lines if m.read else m.data.size(), n_used=m.read.n_used if m.read else m.data.size(),
+                left_out=m.read.counts if m.read else {})
+    read.update(space_group=stats.space_group, laue_class=stats.laue_class, **{k: round(v, 4) if isinstance(v, float) else v
+                for k, v in stats.overall.items() if k in ('n_obs', 'n_unique', 'd_min', 'r_int', 'completeness', 'redundancy', 'i_over_sigma')})
+    obs = merged if args.d_min is None else merged.resolution_filter(d_min=args.d_min)
+    return CommandData(m.record(args.d_min), name, m.reference, (m.ins or {}).get('content') or None, obs, read)
+
+def _load_data(args) -> CommandData:
+    "The data of --cif (calculated amplitudes), --hkl/--ins or --data, cut to --d-min."
+    name = Path(str(args.cif or args.hkl or args.measured).removesuffix('.gz')).stem
     if args.cif:
         c = read_cif(args.cif, allow_any_group=True)
-        return reflections(c.xs, args.d_min or 1.0, e_method=None), c.xs, None
+        rec = reflections(c.xs, args.d_min or 1.0, e_method=None)
+        return CommandData(rec, name, c.xs, None, rec)
+    if args.measured: return _measured_data(args, name)
     ins = read_ins(args.ins)
     rec = read_hkl(args.hkl, ins)
     if args.d_min: rec = rec.cut(max(args.d_min, float(rec.d.min())))
-    return rec, _reference_from_ins(args.ins), ins['content'] or None
+    return CommandData(rec, name, _reference_from_ins(args.ins), ins['content'] or None, rec)
 
-def _solve_cmd(args) -> int:
-    rec, ref, content = _load_data(args)
-    if args.ref: ref = read_cif(args.ref, allow_any_group=True).xs
+# %% ../nbs/08c_extension.ipynb #b7e2c1d4
+def solve_command(args, # parsed `xrdphase solve` arguments
+                  refine=None, # callable(solution, observations, formula, name, reference) -> dict: refinement (a later module; the CLI gives it)
+                  cell_content=None, # callable(formula, crystal symmetry) -> atoms per cell: how --formula becomes the content (the CLI gives it)
+                 ) -> dict:
+    "Read, (extend and) solve, compare with the reference, refine and write as `args` say; the result as a JSON-ready dict."
+    data = _load_data(args)
+    ref = read_cif(args.ref, allow_any_group=True).xs if args.ref else data.reference
+    formula = args.formula or data.content or (dict(ref.unit_cell_content()) if args.cif else None)
+    if refine and not formula: raise ValueError(f"{data.name}: --refine needs the formula: give --formula (e.g. C12H10O2) or an .ins/.res with SFAC and UNIT")
+    if args.formula and cell_content is None: raise ValueError("solve_command: --formula needs `cell_content` (the command line gives it)")
+    content = (cell_content(args.formula, data.rec.crystal_symmetry()) if args.formula else data.content) or ref
     fixed = args.fixed_cycles or None
     if args.extend:
-        sol = extend_solve(rec, args.d_high, args.extend, content=content or ref, seed=args.seed, max_runs=args.max_runs, fixed_cycles=fixed,
+        sol = extend_solve(data.rec, args.d_high, args.extend, content=content, seed=args.seed, max_runs=args.max_runs, fixed_cycles=fixed,
                            normalisation=args.normalisation)
-    else: sol = solve(rec, normalisation=args.normalisation, content=content or ref, seed=args.seed, max_runs=args.max_runs or 4, fixed_cycles=fixed)
+    else: sol = solve(data.rec, normalisation=args.normalisation, content=content, seed=args.seed, max_runs=args.max_runs or 4, fixed_cycles=fixed)
     out = sol.summary()
+    if data.read: out['read'] = data.read
     if args.extend: out['extension'] = {k: v for k, v in sol.rec.meta.items() if k.startswith(('extension', 'n_', 'd_'))}
     if ref is not None:
         ev = evaluate(sol, ref)
         out.update(solved=bool(ev['solved']), matched_fraction=round(ev['matched_fraction'], 4), rms=ev['rms'],
                    phase_error=None if ev['phase_error'] is None else round(ev['phase_error'], 2), n_ref=ev['n_ref'])
+    if refine: out['refinement'] = refine(sol, data.observations, formula, data.name, ref) if sol.chosen >= 0 else None
     if args.out and sol.chosen >= 0:
-        from .files import write_solution
-        w = write_solution(sol, args.out, Path(args.cif or args.hkl).stem, reference=ref)
+        from xrdphase.files import write_solution
+        w = write_solution(sol, args.out, data.name, reference=ref)
         out['files'] = w.pop('files')
         if w: out['reference_match'] = w
     elif args.out: out['files'] = None                   # no phase transition: no map, nothing written
-    print(json.dumps(out))
-    return 0
+    return out
 
-def _extend_cmd(args) -> int:
-    rec, ref, content = _load_data(args)
-    ext = extend(rec, args.d_high, args.method, content=content or ref, seed=args.seed, fixed_cycles=args.fixed_cycles or None)
+def extend_command(args, # parsed `xrdphase extend` arguments
+                  ) -> dict:
+    "Extend the data and write them as PREFIX.hkl and PREFIX.ins; what was done as a JSON-ready dict."
+    data = _load_data(args)
+    content = data.content or data.reference
+    ext = extend(data.rec, args.d_high, args.method, content=content, seed=args.seed, fixed_cycles=args.fixed_cycles or None)
     out = dict(extension={k: v for k, v in ext.meta.items() if k.startswith(('extension', 'n_', 'd_'))},
-               hkl=export_hkl(ext, f"{args.out}.hkl"), ins=export_ins(ext, f"{args.out}.ins", content or ref, title=f'extended by {args.method}'))
-    print(json.dumps(out))
-    return 0
+               hkl=export_hkl(ext, f"{args.out}.hkl"), ins=export_ins(ext, f"{args.out}.ins", content, title=f'extended by {args.method}'))
+    return {'read': data.read, **out} if data.read else out
 
 # %% ../nbs/08c_extension.ipynb #a0b45476
+def method_arg(value:str) -> str:
+    "An extension method given on the command line (argparse `type=`), checked against `METHODS`: a usage error names the choices."
+    import argparse
+    inner = value.split(':', 1)[1] if value.startswith('hybrid:') else value
+    kind, _, weights = inner.partition(':')
+    if (inner in METHODS and ':' not in inner) or (f'{kind}:WEIGHTS' in METHODS and weights): return value
+    raise argparse.ArgumentTypeError(f"invalid choice: {value!r} (choose from {', '.join(METHODS)})")
+
 def _data_args(p):
     "The options that name the data, shared by `solve` and `extend`."
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument('--cif', help='structure: use its calculated amplitudes (and compare with it)')
     src.add_argument('--hkl', help='SHELX HKLF 4 intensities (needs --ins)')
+    src.add_argument('--data', dest='measured', metavar='FILE',
+                     help='measured data: a deposited CIF with _shelx_hkl_file/_shelx_res_file (data, formula and model in one), '
+                          'a CIF or .fcf with a _refln loop, an MTZ, or an .hkl (with --ins)')
     p.add_argument('--ins', help='SHELX .ins/.res with CELL, LATT, SYMM, SFAC, UNIT (atoms, if any, are the reference)')
-    p.add_argument('--d-min', type=float, help='resolution of the data in Å (default 1.0 for --cif; all data for --hkl)')
+    p.add_argument('--d-min', type=float, help='resolution of the data in Å (default 1.0 for --cif; all data for --hkl and --data)')
     p.add_argument('--seed', type=int, default=0, help='seed of the random starting phases (default 0)')
     p.add_argument('--fixed-cycles', type=int, default=FIXED_CYCLES,
                    help=f'charge-flipping cycles per attempt (default {FIXED_CYCLES}; 0: let smtbx\'s skewness detector decide)')
+    p.add_argument('--json', action='store_true', help='print the result as one JSON line (every field) instead of the summary')
 
+# %% ../nbs/08c_extension.ipynb #a6c3d4e5
 def add_cli(sub):
-    "Add `solve` and `extend` to the `xrdphase` subcommands."
-    p = sub.add_parser('solve', help='charge-flipping structure solution (smtbx) with JSON results',
-                       description='Solve data by charge flipping, optionally extended first; compare with a reference model when one is given.')
+    "Add `solve` and `extend` to the `xrdphase` subcommands; each returns its result as a dict (the CLI prints it)."
+    p = sub.add_parser('solve', help='charge-flipping structure solution (smtbx), optionally extended first and refined after',
+                       description='Solve data by charge flipping, optionally extended first; compare with a reference model when one is given; '
+                                   'refine the solution by least squares (--refine).')
     _data_args(p)
     p.add_argument('--ref', help='reference structure (CIF) for the success measure')
-    p.add_argument('--extend', metavar='METHOD', help=f"extend the data before solving: {', '.join(METHODS)}")
+    p.add_argument('--extend', metavar='METHOD', type=method_arg, help=f"extend the data before solving: {', '.join(METHODS)}")
     p.add_argument('--d-high', type=float, help='resolution to extend to, Å (with --extend)')
     p.add_argument('--normalisation', choices=NORMALISATIONS, default='E', help='amplitudes charge flipping works on (default E)')
     p.add_argument('--max-runs', type=int, default=None, help='seeded runs at most (default 4; 8 for float+recycle)')
     p.add_argument('--out', metavar='DIR', help='write the solution into DIR: STEM.res (peaks as atoms), STEM.cif, STEM.ccp4 (map), STEM.png')
-    def run(a):
+    p.add_argument('--refine', action='store_true', help='refine the solution against the data as given (to --d-min, not extended): elements '
+                   'from the formula, smtbx least squares; writes STEM_refined.res, .cif (hkl embedded), .fcf and _molecule.png into --out')
+    p.add_argument('--formula', help='formula per molecule, e.g. C12H10O2: the cell content for charge flipping and the elements for --refine '
+                   '(default: the UNIT of the .ins/.res)')
+    def run(a, **kw):
         if a.hkl and not a.ins: p.error('--hkl needs --ins')
         if a.extend and not a.d_high: p.error('--extend needs --d-high')
-        return _solve_cmd(a)
+        if a.refine and not a.out: p.error('--refine needs --out DIR')
+        return solve_command(a, **kw)
     p.set_defaults(func=run)
     q = sub.add_parser('extend', help='extend data to a higher resolution and write them as SHELX .hkl/.ins',
                        description='Complete the data to --d-high by an extension method; write PREFIX.hkl and PREFIX.ins.')
     _data_args(q)
     q.add_argument('--d-high', type=float, required=True, help='resolution to extend to, Å')
-    q.add_argument('--method', default='float+recycle', help=f"extension method: {', '.join(METHODS)} (default float+recycle)")
+    q.add_argument('--method', default='float+recycle', type=method_arg, help=f"extension method: {', '.join(METHODS)} (default float+recycle)")
     q.add_argument('--out', required=True, help='output prefix: PREFIX.hkl, PREFIX.ins')
     def run_q(a):
         if a.hkl and not a.ins: q.error('--hkl needs --ins')
-        return _extend_cmd(a)
+        return extend_command(a)
     q.set_defaults(func=run_q)

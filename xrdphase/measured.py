@@ -32,7 +32,10 @@ class Measured:
         "The data as intensities (amplitudes squared, σ(I) = 2|F|σ(F))."
         return self.data if self.data.is_xray_intensity_array() else self.data.f_as_f_sq()
     def merged(self, n_shells:int=8) -> tuple:
-        "(merged intensities, `MergingStats`) in the Laue class."
+        "(merged intensities, `MergingStats`) in the Laue class; HKLError if the file gives no σ (merging statistics weigh by them)."
+        if self.data.sigmas() is None:
+            what = ', '.join(self.data.info().labels) if self.data.info() else 'the data'
+            raise HKLError(f"{self.path}: {what} without σ: intensities cannot be merged or weighed (give a file with sigmas)")
         return merge_intensities(self.intensities, n_shells)
     def record(self, d_min:float|None=None) -> Reflections:
         "Merged |F| (French-Wilson for intensities) as a `Reflections` record, cut to `d_min`."
