@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['FILLS', 'FIXED_CYCLES', 'DUAL_SETTINGS', 'MAX_FACTOR_TOLERANCE', 'METHODS', 'DUAL_SPACE', 'wilson_extend',
            'model_extend', 'set_extend', 'Frame', 'extension_frame', 'FloatingFlipper', 'Prepared', 'Floating',
-           'recycle', 'Recycled', 'FloatRecycled', 'AutoSettings', 'auto_choice', 'extend_solve', 'extend', 'add_cli']
+           'recycle', 'Recycled', 'FloatRecycled', 'extend_solve', 'extend', 'AutoSettings', 'auto_choice', 'add_cli']
 
 # %% ../nbs/08c_extension.ipynb #0c6cedd3
 import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
@@ -359,24 +359,6 @@ def _dual(frame:Frame, method:str, content, seed:int, settings:FlipSettings, bou
     strategy = FloatRecycled(frame) if method == 'float+recycle' else Floating(frame, bound if method == 'bound' else None)
     return solve(frame.rec, content, settings, strategy, seed)
 
-# %% ../nbs/08c_extension.ipynb #b5d2f8e6
-@dataclass(frozen=True)
-class AutoSettings:
-    "The rule of `auto`: by the data's d_min and centricity only."
-    d_float:float=1.25         # d_min ≤ this: float+recycle from the Wilson start, the caller's runs (today's method)
-    set_weights:str='set_model/model.pt'   # below: the set model's fill starts float+recycle (path under reference_dir())
-    runs_centric:int=24        # ... with at least this many seeded runs in a centrosymmetric group
-    runs_acentric:int=32       # ... and in a non-centrosymmetric one
-
-def auto_choice(rec:Reflections, max_runs:int|None=None, auto:AutoSettings=AutoSettings()) -> dict:
-    "The method and runs `auto` takes for `rec` (a converted record): dict(method, max_runs, reason)."
-    d, centric = float(rec.d.min()), rec.crystal_symmetry().space_group().is_centric()
-    if d <= auto.d_float:
-        return dict(method='float+recycle', max_runs=max_runs, reason=f"d_min {d:.3f} Å ≤ {auto.d_float} Å: float+recycle")
-    runs = max(max_runs or 0, auto.runs_centric if centric else auto.runs_acentric)
-    return dict(method=f"hybrid:set:{reference_dir() / auto.set_weights}", max_runs=runs,
-                reason=f"d_min {d:.3f} Å > {auto.d_float} Å, {'centro' if centric else 'non-centro'}symmetric: set-model start, {runs} runs")
-
 # %% ../nbs/08c_extension.ipynb #3345be56
 def extend_solve(rec_low,                # measured or cut data: a `Reflections` record or a cctbx miller array
                  d_high:float,           # resolution to extend to, Å
@@ -425,6 +407,24 @@ def extend(rec_low,            # measured or cut data: a `Reflections` record or
     rec = as_amplitudes(rec_low)
     if not (isinstance(d_high, (int, float)) and d_high > 0): raise ValueError(f"extend(d_high={d_high!r}): must be > 0 Å")
     return _extend_rec(rec, d_high, method, **kw)
+
+# %% ../nbs/08c_extension.ipynb #b5d2f8e6
+@dataclass(frozen=True)
+class AutoSettings:
+    "The rule of `auto`: by the data's d_min and centricity only."
+    d_float:float=1.25         # d_min ≤ this: float+recycle from the Wilson start, the caller's runs (today's method)
+    set_weights:str='set_model/model.pt'   # below: the set model's fill starts float+recycle (path under reference_dir())
+    runs_centric:int=24        # ... with at least this many seeded runs in a centrosymmetric group
+    runs_acentric:int=32       # ... and in a non-centrosymmetric one
+
+def auto_choice(rec:Reflections, max_runs:int|None=None, auto:AutoSettings=AutoSettings()) -> dict:
+    "The method and runs `auto` takes for `rec` (a converted record): dict(method, max_runs, reason)."
+    d, centric = float(rec.d.min()), rec.crystal_symmetry().space_group().is_centric()
+    if d <= auto.d_float:
+        return dict(method='float+recycle', max_runs=max_runs, reason=f"d_min {d:.3f} Å ≤ {auto.d_float} Å: float+recycle")
+    runs = max(max_runs or 0, auto.runs_centric if centric else auto.runs_acentric)
+    return dict(method=f"hybrid:set:{reference_dir() / auto.set_weights}", max_runs=runs,
+                reason=f"d_min {d:.3f} Å > {auto.d_float} Å, {'centro' if centric else 'non-centro'}symmetric: set-model start, {runs} runs")
 
 # %% ../nbs/08c_extension.ipynb #f609e414
 def _reference_from_ins(path):
