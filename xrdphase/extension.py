@@ -376,7 +376,7 @@ def extend_solve(rec_low,                # measured or cut data: a `Reflections`
     if method == 'auto':
         choice = auto_choice(rec, max_runs)
         sol = extend_solve(rec, d_high, choice['method'], content, seed, choice['max_runs'], fixed_cycles, bound, trust_r1, **tune)
-        sol.rec.meta.update(extension='auto', auto=choice['reason'], auto_method=choice['method'])
+        sol.rec.meta.update(extension='auto', extension_auto=choice['reason'], extension_auto_method=choice['method'])   # the CLI prints extension*
         return sol
     hybrid = method.startswith('hybrid:')
     runs = max_runs or (8 if hybrid or method == 'float+recycle' else 4)
