@@ -24,7 +24,7 @@ from .crystal import read_cif, read_cif_dir, random_structure, sucrose, Structur
 from .diffraction import reflections, complete
 from .molecular import MolecularSpec, MolecularError, molecular_structure_info, generated_structures, molecule_split
 from .phasing import solve
-from .success import case_row, solve_case, summarise
+from .success import PHASED_MAX_ERROR, case_row, solve_case, summarise
 from .files import read_hkl
 from .extension import extend, extend_solve
 
@@ -253,7 +253,8 @@ def condition_summary(rows, cond:str, names=None, baselines=()) -> dict:
     "n, solved (atoms) with its Wilson interval, phased, paired counts against each baseline condition, R_new, phase error, seconds — on `names` (default all)."
     this = _by(rows, cond, names)
     solved = [r['solved'] for r in this.values()]
-    phased = [r['phased'] for r in this.values()] if all('phased' in r for r in this.values()) else None   # rows before the measure: none
+    has = all('phase_error_measured' in r for r in this.values())      # rows before the phased measure: no column
+    phased = [(r['phase_error_measured'] or 180) < PHASED_MAX_ERROR for r in this.values()] if has else None
     out = dict(n=len(this), solved=int(sum(solved)), rate=round(float(np.mean(solved)), 4) if this else None,
                ci=wilson_interval(sum(solved), len(this)), phased=None if phased is None else int(sum(phased)), phased_rate=round(float(np.mean(phased)), 4) if this and phased is not None else None, r_new=bootstrap_mean([r.get('r_new') for r in this.values()]),
                phase_error_solved=round(float(np.mean([r['phase_error'] for r in this.values() if r['solved']])), 2) if any(solved) else None,
