@@ -1,6 +1,6 @@
 "Tests of xrdphase.phasing (smtbx charge flipping, success measure, Wilson fill, SHELX/MTZ I/O, CLI) and xrdphase.teaching_cf."
 import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
-import argparse, contextlib, io, json
+import contextlib, io, json
 from dataclasses import replace
 import numpy as np
 import pytest
@@ -91,6 +91,39 @@ def test_wilson_extend():
     with pytest.raises(ValueError, match='method'): X.extend(rec.cut(1.2), 1.0, 'magic')
 
 
+def test_phased_uses_the_measured_reflections(light):
+    xs, rec = light
+    ev = S.evaluate(fake_solution(rec, reflections(moved(xs, -1, (0, 0.5, 0)), 1.0, e_method=None).phi), xs)
+    assert ev['phased'] and ev['phase_error_measured'] < 0.1
+    # random phases beyond d_low = 1.2 Å only: phased (the measured rows are right), their all-row error is not small
+    sol = fake_solution(rec, np.where(rec.d >= 1.2, rec.phi, np.random.default_rng(0).uniform(-180, 180, len(rec))))
+    sol.rec.meta = {'d_low': 1.2}
+    ev = S.evaluate(sol, xs)
+    assert ev['phased'] and ev['phase_error_measured'] < 0.1 and ev['phase_error'] > 20
+    ev = S.evaluate(fake_solution(rec, np.random.default_rng(1).uniform(-180, 180, len(rec))), xs)
+    assert not ev['phased'] and ev['phase_error_measured'] > S.PHASED_MAX_ERROR
+    row = S.case_row(P.Solution(rec=rec, phase_transition=False, seconds=0, cycles=0, runs=1, seed=0, normalisation='E', n_peaks=1), xs)
+    assert row['phased'] is False and row['phase_error_measured'] is None and row['solved'] is False
+
+
+def test_extension_from_2_0_A_to_1_0_A():
+    xs = sucrose().xs
+    rec2 = reflections(xs, 0.9, e_method=None).cut(2.0)
+    assert rec2.d.min() > 2.0                                 # a cut keeps d_min a hair above 2.0 Å
+    fr = X.extension_frame(rec2, 1.0)
+    assert fr.n_new > 0 and fr.measured.sum() == len(rec2)
+    with pytest.raises(ValueError, match='beyond what extension supports'): X.extension_frame(rec2, 0.95)
+
+
+def test_auto_choice():
+    rec = reflections(sucrose().xs, 1.0, e_method=None)
+    assert X.auto_choice(rec.cut(1.2), 8) == dict(method='float+recycle', max_runs=8, reason=X.auto_choice(rec.cut(1.2), 8)['reason'])
+    low = X.auto_choice(rec.cut(1.5), 8)                      # sucrose: P2_1, not centrosymmetric
+    assert low['method'].startswith('hybrid:set:') and low['max_runs'] == X.AutoSettings().runs_acentric
+    assert X.auto_choice(rec.cut(1.5), 8, X.AutoSettings(d_float=1.6))['method'] == 'float+recycle'
+    assert 'auto' in X.METHODS
+
+
 def test_hkl_ins_mtz_round_trip(tmp_path):
     from iotbx.reflection_file_reader import any_reflection_file
     from iotbx import mtz
@@ -156,9 +189,10 @@ def test_measured_thpp():
 
 
 def cli(*argv):
-    p = argparse.ArgumentParser(); s = p.add_subparsers(); F.add_cli(s); X.add_cli(s); a = p.parse_args(list(argv))
+    "(exit status, result) of the `xrdphase` command: `solve`/`extend` with --json, whose last line is the result."
+    from xrdphase.cli import main
     buf = io.StringIO()
-    with contextlib.redirect_stdout(buf): rc = a.func(a)
+    with contextlib.redirect_stdout(buf): rc = main(list(argv) + (['--json'] if argv[0] in ('solve', 'extend') else []))
     return rc, json.loads(buf.getvalue().strip().splitlines()[-1])
 
 

@@ -26,7 +26,7 @@ from .crystal import read_cif, read_cif_dir, random_structure, sucrose, Structur
 from .diffraction import reflections, complete
 from .molecular import MolecularSpec, MolecularError, molecular_structure_info, generated_structures, molecule_split
 from .phasing import solve
-from .success import case_row, solve_case, summarise
+from .success import PHASED_MAX_ERROR, case_row, solve_case, summarise
 from .files import read_hkl
 from .extension import extend, extend_solve
 
@@ -185,7 +185,7 @@ def run_case(case:Case, conds:list, seed:int=0, max_runs:int=4) -> list:
             spent = dict(cpu_seconds=round(time.process_time() - cpu, 3), wall_seconds=round(time.perf_counter() - t, 3))
             r = dict(case_row(sol, xs), **extra, **spent)       # extension and solving; the evaluation is `eval_seconds`
         except (ValueError, RuntimeError, StructureError) as e:
-            r = dict(phase_transition=False, solved=False, matched_fraction=0.0, phase_error=None, cpu_seconds=round(time.process_time() - cpu, 3),
+            r = dict(phase_transition=False, solved=False, phased=False, matched_fraction=0.0, phase_error=None, phase_error_measured=None, cpu_seconds=round(time.process_time() - cpu, 3),
                      wall_seconds=round(time.perf_counter() - t, 3), error=f'{type(e).__name__}: {e}'[:300])
         rows.append(dict(group=case.group, structure=case.name, condition=cond.name, **family, **r))
     return rows
@@ -281,11 +281,13 @@ def _seconds(rows) -> dict:
                 seconds_kind='cpu' if cpu else 'wall')
 
 def condition_summary(rows, cond:str, names=None, baselines=()) -> dict:
-    "n, solved with its Wilson interval, paired counts against each baseline condition, R_new, phase error, seconds — on `names` (default all)."
+    "n, solved (atoms) with its Wilson interval, phased, paired counts against each baseline condition, R_new, phase error, seconds — on `names` (default all)."
     this = _by(rows, cond, names)
     solved = [r['solved'] for r in this.values()]
+    has = all('phase_error_measured' in r for r in this.values())      # rows before the phased measure: no column
+    phased = [(r['phase_error_measured'] or 180) < PHASED_MAX_ERROR for r in this.values()] if has else None
     out = dict(n=len(this), solved=int(sum(solved)), rate=round(float(np.mean(solved)), 4) if this else None,
-               ci=wilson_interval(sum(solved), len(this)), r_new=bootstrap_mean([r.get('r_new') for r in this.values()]),
+               ci=wilson_interval(sum(solved), len(this)), phased=None if phased is None else int(sum(phased)), phased_rate=round(float(np.mean(phased)), 4) if this and phased is not None else None, r_new=bootstrap_mean([r.get('r_new') for r in this.values()]),
                phase_error_solved=round(float(np.mean([r['phase_error'] for r in this.values() if r['solved']])), 2) if any(solved) else None,
                **_seconds(this.values()),
                n_wilson=int(sum(r.get('n_wilson') or 0 for r in this.values())), n_new=int(sum(r.get('n_new') or 0 for r in this.values())),
@@ -316,10 +318,11 @@ def _pct(x): return '–' if x is None else f"{100 * x:.0f}"
 
 def benchmark_table(group:dict, baselines=()) -> str:
     "Markdown: one row per condition — n, solved with its 95 % interval, paired gains/losses with exact p, R_new with its interval, time."
-    head = ['condition', 'n', 'solved', '% (95 % CI)'] + [f'vs {b}: +/− (p)' for b in baselines] + ['R_new (95 % CI)', 'φ error of solved (°)', 'CPU s / structure (mean, max; wall: rows measured before CPU time)', 'Wilson-filled / new']
+    head = ['condition', 'n', 'solved', '% (95 % CI)', 'phased (%)'] + [f'vs {b}: +/− (p)' for b in baselines] + ['R_new (95 % CI)', 'φ error of solved (°)', 'CPU s / structure (mean, max; wall: rows measured before CPU time)', 'Wilson-filled / new']
     lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
     for name, s in group.items():
-        cells = [name + (' (held out)' if s.get('held_out') else ''), str(s['n']), str(s['solved']), f"{_pct(s['rate'])} ({_pct(s['ci'][0])}–{_pct(s['ci'][1])})"]
+        cells = [name + (' (held out)' if s.get('held_out') else ''), str(s['n']), str(s['solved']), f"{_pct(s['rate'])} ({_pct(s['ci'][0])}–{_pct(s['ci'][1])})",
+                 '–' if s.get('phased_rate') is None else f"{s['phased']} ({_pct(s['phased_rate'])})"]
         for b in baselines:
             v = s.get(f'vs {b}')
             cells.append('–' if v is None else f"+{v['gained']}/−{v['lost']} ({v['p']:.2g})")
