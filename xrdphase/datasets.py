@@ -757,6 +757,19 @@ def _cli_grid_fit(args):
     print(json.dumps(fit_grid(args.store, args.d_high, args.fraction)))
     return 0
 
+# %% ../nbs/05_datasets.ipynb #3a9d5c71
+def _store_options(p, # an argparse parser of a command that makes a store
+                   chunk_size:int, # the default --chunk-size
+                   per:str, # what a chunk holds, for the help
+                  ):
+    "The options `simulate` and `ingest-cif` share: resolution and |E| of the store, its chunks, where the work runs, progress."
+    p.add_argument('--d-min', type=float, default=0.8, help='highest resolution stored, Å (default 0.8)')
+    p.add_argument('--e-method', default='model', choices=('model', 'wilson', 'quasi'), help='|E| normalisation (default model)')
+    p.add_argument('--chunk-size', type=int, default=chunk_size, help=f'{per} per chunk file (default {chunk_size})')
+    p.add_argument('--workers', type=int, default=None, help='local processes (default: all cores); the result does not depend on it')
+    p.add_argument('--dask', default=None, help='run on a Dask cluster: scheduler address, or local[:N] for a LocalCluster')
+    p.add_argument('--quiet', action='store_true', help='no progress bar')
+
 # %% ../nbs/05_datasets.ipynb #97b61ff7
 def add_cli(sub):
     "Add the `simulate`, `ingest-cif`, `verify` and `info` sub-commands to the argparse subparsers `sub`."
@@ -774,24 +787,14 @@ def add_cli(sub):
     p.add_argument('--templates', default=None, help='--source molecular: folder of CIFs whose molecules are used too (never the evaluation set)')
     p.add_argument('--space-groups', default=None, help='--source molecular: comma-separated groups (default P21,P21/c,C2,C2/c)')
     p.add_argument('--max-cell', type=float, default=None, help='--source molecular: largest cell edge, Å')
-    p.add_argument('--d-min', type=float, default=0.8, help='highest resolution stored, Å (default 0.8)')
-    p.add_argument('--e-method', default='model', choices=('model', 'wilson', 'quasi'), help='|E| normalisation (default model)')
-    p.add_argument('--chunk-size', type=int, default=500, help='structures per chunk file (default 500)')
-    p.add_argument('--workers', type=int, default=None, help='local processes (default: all cores); the result does not depend on it')
-    p.add_argument('--dask', default=None, help='run on a Dask cluster: scheduler address, or local[:N] for a LocalCluster')
-    p.add_argument('--quiet', action='store_true', help='no progress bar')
+    _store_options(p, 500, 'structures')
     p.set_defaults(func=_cli_simulate)
     p = sub.add_parser('ingest-cif', help='build a store from a folder of CIFs, listing every skipped file with its reason')
     p.add_argument('folder', help='folder of *.cif files (e.g. ../shared/cod)')
     p.add_argument('--out', required=True, help='store directory')
     p.add_argument('--cctbx-extras', action='store_true', help="also cctbx's thpp and sucrose")
     p.add_argument('--grid', default=None, choices=sorted(TASKS), help='skip structures that do not fit this task grid at its d_high')
-    p.add_argument('--d-min', type=float, default=0.8, help='resolution, Å (default 0.8)')
-    p.add_argument('--e-method', default='model', choices=('model', 'wilson', 'quasi'), help='|E| normalisation (default model)')
-    p.add_argument('--chunk-size', type=int, default=32, help='files per chunk (default 32)')
-    p.add_argument('--workers', type=int, default=None, help='local processes (default: all cores)')
-    p.add_argument('--dask', default=None, help='Dask scheduler address, or local[:N]')
-    p.add_argument('--quiet', action='store_true', help='no progress bar')
+    _store_options(p, 32, 'CIF files')
     p.set_defaults(func=_cli_ingest)
     p = sub.add_parser('verify', help='check a store against its manifest (sizes, SHA-256, arrays); exit status 5 naming bad chunks')
     p.add_argument('store', help='store directory')
