@@ -11,13 +11,13 @@ __all__ = ['STORE_FORMAT', 'MANIFEST', 'SKIP_CATEGORIES', 'SPLITS', 'SPLIT_NAMES
 
 # %% ../nbs/05_datasets.ipynb #54ce9f6f
 import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
-import os, io, sys, json, time, struct, zipfile, fcntl, hashlib, threading, contextlib, concurrent.futures as cf
+import os, io, sys, json, struct, zipfile, fcntl, hashlib, threading, contextlib, concurrent.futures as cf
 from collections import OrderedDict, Counter
 from dataclasses import asdict
 from pathlib import Path
 import numpy as np
 from cctbx import uctbx, miller, crystal
-from .core import derive_seed, atomic_path, atomic_write_bytes, atomic_write_text, sha256_file, register_figure
+from .core import derive_seed, atomic_path, atomic_write_bytes, atomic_write_text, sha256_file, register_figure, Stopwatch
 from .crystal import StructureSpec, StructureError, get_spec, random_structure, composition, read_cif
 from .diffraction import reflections, Reflections
 from .grid import GRIDS, TASKS, ReciprocalGrid, GridError, get_task, get_grid, sample_arrays, sample_batch, miller_indices, SAMPLE_KEYS
@@ -701,7 +701,7 @@ def _executor_for(args):
     return None, None
 
 def _cli_simulate(args):
-    t0 = time.time()
+    sw = Stopwatch()
     ex, client = _executor_for(args)
     try:
         spec = args.preset
@@ -713,11 +713,11 @@ def _cli_simulate(args):
     finally:
         if client is not None: client.close()
     print(json.dumps(dict(out=str(args.out), n_structures=man['n_structures'], chunks=len(man['chunks']), failed=len(skipped(man)),
-                          seconds=round(time.time() - t0, 2))))
+                          **sw.spent())))
     return 0
 
 def _cli_ingest(args):
-    t0 = time.time()
+    sw = Stopwatch()
     ex, client = _executor_for(args)
     try:
         man = ingest_cif(args.folder, args.out, d_min=args.d_min, e_method=args.e_method, cctbx_extras=args.cctbx_extras, grid=args.grid,
@@ -726,7 +726,7 @@ def _cli_ingest(args):
         if client is not None: client.close()
     sk = skipped(man)
     print(json.dumps(dict(out=str(args.out), items=man['n_items'], stored=man['n_structures'], skipped=len(sk),
-                          skipped_by_category=dict(Counter(s['category'] for s in sk)), skipped_files=sk, seconds=round(time.time() - t0, 2))))
+                          skipped_by_category=dict(Counter(s['category'] for s in sk)), skipped_files=sk, **sw.spent())))
     return 0
 
 # %% ../nbs/05_datasets.ipynb #6d32ba13
