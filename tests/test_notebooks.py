@@ -14,8 +14,8 @@ LONG_CELLS_ALLOWED = {
 }
 # Notebooks whose export cells still chain statements with ';' (not editable in the branch that added this check).
 CHAINED_ALLOWED = {
-    '08a_success': 'being rewritten in another branch',
-    '08d_benchmark': 'plot labelling lines; being rewritten in another branch',
+    '08a_success': 'being split in another branch',
+    '08d_benchmark': 'plot labelling lines; 08d belongs to another branch now',
 }
 
 
