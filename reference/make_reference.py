@@ -111,7 +111,7 @@ def main(argv=None):
                 for where, ev in evals.items():
                     r = evaluate_data([rd / 'model.pt'], ev['data'], task, (), 8, ev['limit'], ev['fractions'], drop=ev['drop'])
                     res.setdefault(where, {})[f'{arch}/{stage}'] = dict(next(iter(r['models'].values())), n=r['n'])
-                print(json.dumps(dict(run=f'{key}_{stage}', seconds=s['seconds'], synthetic_R_new=res['synthetic'][f'{arch}/{stage}']['R_new'],
+                print(json.dumps(dict(run=f'{key}_{stage}', cpu_seconds=s['cpu_seconds'], synthetic_R_new=res['synthetic'][f'{arch}/{stage}']['R_new'],
                                       cod_R_new=res['cod'][f'{arch}/{stage}']['R_new'], cod_R_full=res['cod'][f'{arch}/{stage}']['R_full'])), flush=True)
                 if not a.quick:
                     (REF / 'weights').mkdir(parents=True, exist_ok=True); (REF / 'configs').mkdir(exist_ok=True); (REF / 'logs').mkdir(exist_ok=True)
@@ -131,7 +131,9 @@ def main(argv=None):
                        cod_store=dict(splits=n_cod, extras=['thpp', 'sucrose'], drop_outside_grid=True),
                        pretrain=PRE, finetune=FT, models=MODELS, threads=torch.get_num_threads(), loss='new (MSE on new reflections)',
                        invocations=inv, wall_s_total=round(sum(i['wall_s'] for i in inv), 1),
-                       train_seconds_total=round(sum(r['summary']['seconds'] for r in M['runs'].values()), 1))
+                       train_seconds_total=round(sum(r['summary'].get('wall_seconds', r['summary'].get('seconds', 0)) for r in M['runs'].values()), 1),
+                       train_cpu_seconds_total=(round(sum(r['summary']['cpu_seconds'] for r in M['runs'].values()), 1)   # None until every run measured CPU time
+                                                if all('cpu_seconds' in r['summary'] for r in M['runs'].values()) else None))
     if not a.quick: atomic_write_text(metrics_path, json.dumps(M, indent=1))
     print(json.dumps(M['budget']))
 

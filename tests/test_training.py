@@ -69,7 +69,7 @@ def test_finetune_and_early_stopping(store):
     e = train(base(store, out=str(store / 'E'), epochs=25, lr=0.5, patience=1, scheduler='none', max_train=4))
     assert e['stopped_early'] and e['epochs_run'] < 25
     rec = lines(store / 'E')
-    assert all({'epoch', 'train_loss', 'val_loss', 'val_R_full', 'val_R_new', 'lr', 'seconds'} <= set(r) for r in rec)
+    assert all({'epoch', 'train_loss', 'val_loss', 'val_R_full', 'val_R_new', 'lr', 'cpu_seconds', 'wall_seconds'} <= set(r) for r in rec)
 
 
 def test_cli_config_file_and_flag_override(store):

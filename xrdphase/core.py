@@ -4,13 +4,13 @@
 
 # %% auto #0
 __all__ = ['PROJECT_ROOT', 'COD_HOW', 'FIGURES', 'cod_dir', 'cctbx_test_data', 'MissingData', 'cod_why', 'cod_absent',
-           'require_cod', 'cod_or_skip', 'derive_seed', 'atomic_path', 'atomic_write_bytes', 'atomic_write_text',
-           'sha256_file', 'register_figure', 'save_figure', 'mark_cod_absent', 'ReferenceDataError', 'reference_dir',
-           'cached_result']
+           'require_cod', 'cod_or_skip', 'derive_seed', 'cpu_seconds', 'Stopwatch', 'atomic_path', 'atomic_write_bytes',
+           'atomic_write_text', 'sha256_file', 'register_figure', 'save_figure', 'mark_cod_absent',
+           'ReferenceDataError', 'reference_dir', 'cached_result']
 
 # %% ../nbs/00_core.ipynb #a8dc5f5d
 import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
-import os, io, json, hashlib, tempfile, contextlib
+import os, io, json, hashlib, tempfile, contextlib, time
 from pathlib import Path
 import numpy as np
 
@@ -66,6 +66,19 @@ def cod_or_skip(what:str) -> Path|None: # what the cell checks, for the message
 def derive_seed(base:int, *keys:int) -> int:
     "A 32-bit seed determined only by `base` and `keys` (SeedSequence spawn-key hashing)."
     return int(np.random.SeedSequence(entropy=int(base), spawn_key=tuple(int(k) for k in keys)).generate_state(1)[0])
+
+# %% ../nbs/00_core.ipynb #e7b3a915
+def cpu_seconds() -> float:
+    "CPU seconds (user + system) used so far by this process and by its child processes that have ended."
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+class Stopwatch:
+    "Time spent since it was made: CPU seconds (`cpu_seconds`) and wall seconds, each under its own name."
+    def __init__(self): self.cpu, self.wall = cpu_seconds(), time.perf_counter()
+    def spent(self, digits:int=2) -> dict: # decimals kept
+        "{'cpu_seconds': ..., 'wall_seconds': ...} since the stopwatch was made."
+        return dict(cpu_seconds=round(cpu_seconds() - self.cpu, digits), wall_seconds=round(time.perf_counter() - self.wall, digits))
 
 # %% ../nbs/00_core.ipynb #a9dd6eaa
 def _umask() -> int:

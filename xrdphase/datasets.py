@@ -11,13 +11,13 @@ __all__ = ['STORE_FORMAT', 'MANIFEST', 'SKIP_CATEGORIES', 'SPLITS', 'SPLIT_NAMES
 
 # %% ../nbs/05_datasets.ipynb #54ce9f6f
 import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
-import os, io, sys, json, time, struct, zipfile, fcntl, hashlib, threading, contextlib, concurrent.futures as cf
+import os, io, sys, json, struct, zipfile, fcntl, hashlib, threading, contextlib, concurrent.futures as cf
 from collections import OrderedDict, Counter
 from dataclasses import asdict
 from pathlib import Path
 import numpy as np
 from cctbx import uctbx, miller, crystal
-from .core import derive_seed, atomic_path, atomic_write_bytes, atomic_write_text, sha256_file, register_figure
+from .core import derive_seed, atomic_path, atomic_write_bytes, atomic_write_text, sha256_file, register_figure, Stopwatch
 from .crystal import StructureSpec, StructureError, get_spec, random_structure, composition, read_cif
 from .diffraction import reflections, Reflections
 from .grid import GRIDS, TASKS, ReciprocalGrid, GridError, get_task, get_grid, sample_arrays, sample_batch, miller_indices, SAMPLE_KEYS
@@ -220,6 +220,55 @@ def encoded_chunk(work, *args) -> tuple:
     return npz_bytes(arrays), json.dumps(meta)
 
 # %% ../nbs/05_datasets.ipynb #b845831f
+def _finished_chunks(out:Path, kind:str, params:dict, files:dict) -> dict:
+    """{file: manifest entry} of the chunks of `files` ({file: (k, start, stop, args)}) that an earlier run of store `out`
+    finished and that still match its manifest; refuses a store made with other parameters, removes chunks beyond the plan."""
+    old = {}
+    if (out/MANIFEST).exists():
+        man0 = read_manifest(out)
+        if man0.get('kind') != kind or man0.get('params') != params:
+            diff = sorted(k for k in set(params) | set(man0.get('params', {})) if params.get(k) != man0.get('params', {}).get(k))
+            raise StoreError(f"{out}: holds a store made with other parameters (differ: {diff or ['kind']}); use another --out")
+        old = {(c['start'], c['stop']): c for c in man0['chunks']}
+    for p in out.glob('chunk-*.npz'):
+        if p.name not in files: p.unlink()                                                  # beyond a smaller plan
+    done = {}
+    for name, (k, a, b, args) in files.items():
+        e = old.get((a, b))
+        if e is not None and e['file'] == name and chunk_problem(out, e) is None: done[name] = e
+    return done
+
+# %% ../nbs/05_datasets.ipynb #05222b95
+def _own_executor(workers=None): # worker processes (default: one per core; 1: in this process)
+    "A pool whose workers die with this process (`InlineExecutor` for one worker)."
+    workers = workers or os.cpu_count() or 1
+    return InlineExecutor() if workers == 1 else cf.ProcessPoolExecutor(max_workers=workers, initializer=_worker_init)
+
+def _compute_chunks(out:Path, todo:list, work, executor, max_in_flight:int, finished):
+    """Compute chunks `todo` [(file, k, start, stop, args)] on `executor`, at most `max_in_flight` at a time; each is written
+    atomically and its manifest entry passed to `finished(file, entry)`. An error cancels the chunks not yet started."""
+    pending, it = {}, iter(todo)
+    try:
+        while True:
+            while len(pending) < max_in_flight:
+                nxt = next(it, None)
+                if nxt is None: break
+                name, k, a, b, args = nxt
+                pending[executor.submit(encoded_chunk, work, *args)] = (name, a, b)
+            if not pending: break
+            fin, _ = cf.wait(list(pending), return_when=cf.FIRST_COMPLETED)
+            for fut in sorted(fin, key=lambda f: pending[f][1]):
+                name, a, b = pending.pop(fut)
+                data, meta = fut.result()
+                meta = json.loads(meta)
+                atomic_write_bytes(out/name, data)
+                finished(name, dict(file=name, start=a, stop=b, n_structures=meta['n_structures'], n_reflections=meta['n_reflections'],
+                                    bytes=len(data), sha256=hashlib.sha256(data).hexdigest(), failed=meta['failed']))
+    except BaseException:
+        for f in pending: f.cancel()
+        raise
+
+# %% ../nbs/05_datasets.ipynb #6b6452ea
 def run_store(out, kind: str, params: dict, plan: list, work, executor=None, workers=None, progress=True, desc='structures') -> dict:
     """Make (or resume, or extend) store `out`: `plan` is a list of (start, stop, args); chunk k is `work(*args)` ->
     (arrays, failures). Returns the manifest."""
@@ -229,20 +278,8 @@ def run_store(out, kind: str, params: dict, plan: list, work, executor=None, wor
     n_items = plan[-1][1] if plan else 0
     with _lock(out):
         for p in list(out.glob('.chunk-*')) + list(out.glob(f'.{MANIFEST}.*')): p.unlink()     # debris of a killed run
-        old = {}
-        if (out/MANIFEST).exists():
-            man0 = read_manifest(out)
-            if man0.get('kind') != kind or man0.get('params') != params:
-                diff = sorted(k for k in set(params) | set(man0.get('params', {})) if params.get(k) != man0.get('params', {}).get(k))
-                raise StoreError(f"{out}: holds a store made with other parameters (differ: {diff or ['kind']}); use another --out")
-            old = {(c['start'], c['stop']): c for c in man0['chunks']}
         files = {f'chunk-{k:05d}.npz': (k, a, b, args) for k, (a, b, args) in enumerate(plan)}
-        for p in out.glob('chunk-*.npz'):
-            if p.name not in files: p.unlink()                                                  # beyond a smaller plan
-        done = {}
-        for name, (k, a, b, args) in files.items():
-            e = old.get((a, b))
-            if e is not None and e['file'] == name and chunk_problem(out, e) is None: done[name] = e
+        done = _finished_chunks(out, kind, params, files)
         man = dict(format=STORE_FORMAT, kind=kind, params=params, n_items=n_items, chunks=[], complete=False)
         def save(final=False):
             man['chunks'] = [done[n] for n in sorted(done)]
@@ -253,34 +290,15 @@ def run_store(out, kind: str, params: dict, plan: list, work, executor=None, wor
         todo = [(n, *files[n]) for n in files if n not in done]
         if not todo: return man
         own = executor is None
-        if own:
-            workers = workers or os.cpu_count() or 1
-            executor = InlineExecutor() if workers == 1 else cf.ProcessPoolExecutor(max_workers=workers, initializer=_worker_init)
+        if own: executor = _own_executor(workers)
         max_in_flight = 2 * (workers or os.cpu_count() or 1)
         from tqdm.auto import tqdm
         bar = tqdm(total=n_items, initial=sum(c['stop'] - c['start'] for c in done.values()), disable=not progress, unit=' ' + desc, smoothing=0.1)
-        pending, it = {}, iter(todo)
-        try:
-            while True:
-                while len(pending) < max_in_flight:
-                    nxt = next(it, None)
-                    if nxt is None: break
-                    name, k, a, b, args = nxt
-                    pending[executor.submit(encoded_chunk, work, *args)] = (name, a, b)
-                if not pending: break
-                fin, _ = cf.wait(list(pending), return_when=cf.FIRST_COMPLETED)
-                for fut in sorted(fin, key=lambda f: pending[f][1]):
-                    name, a, b = pending.pop(fut)
-                    data, meta = fut.result()
-                    meta = json.loads(meta)
-                    atomic_write_bytes(out/name, data)
-                    done[name] = dict(file=name, start=a, stop=b, n_structures=meta['n_structures'], n_reflections=meta['n_reflections'],
-                                      bytes=len(data), sha256=hashlib.sha256(data).hexdigest(), failed=meta['failed'])
-                    save(final=len(done) == len(files))
-                    bar.update(b - a)
-        except BaseException:
-            for f in pending: f.cancel()
-            raise
+        def finished(name, entry):
+            done[name] = entry
+            save(final=len(done) == len(files))
+            bar.update(entry['stop'] - entry['start'])
+        try: _compute_chunks(out, todo, work, executor, max_in_flight, finished)
         finally:
             bar.close()
             if own: executor.shutdown(wait=True, cancel_futures=True)
@@ -417,8 +435,8 @@ def check_chunk(out, # store directory
     if digest: _CHECKED.add(key)
 
 # %% ../nbs/05_datasets.ipynb #45f51eaf
-class Store:
-    "A read-only view of a store directory (see `open_store`)."
+class _StoreChunks:
+    "A store's manifest and its chunks, memory-mapped on use (the part of `Store` that knows about files)."
     def __init__(self, path, allow_incomplete=False, max_open=8, check=None):
         self.path = Path(path)
         self.manifest = read_manifest(path)
@@ -457,6 +475,9 @@ class Store:
         j = int(np.searchsorted(self._starts, i, side='right') - 1)
         return j, i - int(self._starts[j])
 
+# %% ../nbs/05_datasets.ipynb #b241524d
+class _StoreRows:
+    "One structure of a `Store`: its rows (memory-mapped), a per-structure column, a `Reflections` record, its d-spacings."
     def rows(self, i) -> dict:
         "Structure i: indices, f, e (memory-mapped views) and its metadata."
         j, r = self.locate(i)
@@ -491,33 +512,14 @@ class Store:
                            cell=r['cell'], d_min=self.d_min, e=None if np.isnan(e).all() else e, e_method=self.manifest['params'].get('e_method'),
                            meta=dict(name=r['name'], number=r['number'], seed=r['seed'], n_atoms=r['n_atoms'], composition=r['composition']))
 
-    def sample(self, i, task='d1', grid=None, norm='input_max', global_scale=None, drop=False, keys=None) -> dict:
-        "Dense arrays and masks of structure i for `task` (see `xrdphase.grid.make_sample`); `grid` overrides the task's."
-        t = get_task(task)
-        g = get_grid(grid) if grid is not None else t.get_grid()
-        if t.d_high < self.d_min - 1e-9: raise StoreError(f"{self.path}: stored to {self.d_min} Å; task needs {t.d_high} Å")
-        r = self._lean(i)
-        value = 'e' if norm == 'e' else t.value
-        return sample_arrays(g, r['indices'], r[value], r['cell'], f"Hall: {r['space_group']}", t.d_low, t.d_high, norm=norm,
-                             global_scale=global_scale, drop=drop, name=lambda: f"{self.path.name}[{i}] {self.rows(i)['name']}", keys=keys)
-
-    def batch(self, positions, task='d1', grid=None, norm='input_max', global_scale=None, drop=False, keys=None) -> dict:
-        "Dense arrays and masks of the structures at `positions`, with a leading batch axis (see `xrdphase.grid.sample_batch`)."
-        t = get_task(task)
-        g = get_grid(grid) if grid is not None else t.get_grid()
-        if t.d_high < self.d_min - 1e-9: raise StoreError(f"{self.path}: stored to {self.d_min} Å; task needs {t.d_high} Å")
-        rs = [self._lean(int(i)) for i in positions]
-        value = 'e' if norm == 'e' else t.value
-        names = [(lambda i=i: f"{self.path.name}[{i}] {self.rows(i)['name']}") for i in positions]
-        return sample_batch(g, [r['indices'] for r in rs], [r[value] for r in rs], [r['cell'] for r in rs],
-                            [f"Hall: {r['space_group']}" for r in rs], t.d_low, t.d_high, norm=norm, global_scale=global_scale,
-                            drop=drop, names=names, keys=keys)
-
     def d_spacings(self, i) -> np.ndarray:
         "d (Å) of structure i's reflections (cctbx)."
         r = self.rows(i)
         return uctbx.unit_cell(r['cell']).d(miller_indices(r['indices'])).as_numpy_array()
 
+# %% ../nbs/05_datasets.ipynb #1dd02e3e
+class _StoreScan:
+    "Counts and index extents of every structure of a `Store` at several resolutions, in one pass."
     def scan(self, d_values=(1.5, 1.2, 1.0, 0.8), progress=False, extents=True) -> dict:
         "One pass: counts (n, m) of reflections with d >= each of `d_values`, extents (n, m, 6) of their indices."
         dv = np.asarray(d_values, float)
@@ -539,6 +541,31 @@ class Store:
     def extents(self, d_high) -> np.ndarray:
         "(n, 6) index extents of every structure's reflections with d >= d_high (for `ReciprocalGrid.fit`)."
         return self.scan((d_high,))['extents'][:, 0]
+
+# %% ../nbs/05_datasets.ipynb #86b86600
+class Store(_StoreChunks, _StoreRows, _StoreScan):
+    "A read-only view of a store directory (see `open_store`)."
+    def sample(self, i, task='d1', grid=None, norm='input_max', global_scale=None, drop=False, keys=None) -> dict:
+        "Dense arrays and masks of structure i for `task` (see `xrdphase.grid.make_sample`); `grid` overrides the task's."
+        t = get_task(task)
+        g = get_grid(grid) if grid is not None else t.get_grid()
+        if t.d_high < self.d_min - 1e-9: raise StoreError(f"{self.path}: stored to {self.d_min} Å; task needs {t.d_high} Å")
+        r = self._lean(i)
+        value = 'e' if norm == 'e' else t.value
+        return sample_arrays(g, r['indices'], r[value], r['cell'], f"Hall: {r['space_group']}", t.d_low, t.d_high, norm=norm,
+                             global_scale=global_scale, drop=drop, name=lambda: f"{self.path.name}[{i}] {self.rows(i)['name']}", keys=keys)
+
+    def batch(self, positions, task='d1', grid=None, norm='input_max', global_scale=None, drop=False, keys=None) -> dict:
+        "Dense arrays and masks of the structures at `positions`, with a leading batch axis (see `xrdphase.grid.sample_batch`)."
+        t = get_task(task)
+        g = get_grid(grid) if grid is not None else t.get_grid()
+        if t.d_high < self.d_min - 1e-9: raise StoreError(f"{self.path}: stored to {self.d_min} Å; task needs {t.d_high} Å")
+        rs = [self._lean(int(i)) for i in positions]
+        value = 'e' if norm == 'e' else t.value
+        names = [(lambda i=i: f"{self.path.name}[{i}] {self.rows(i)['name']}") for i in positions]
+        return sample_batch(g, [r['indices'] for r in rs], [r[value] for r in rs], [r['cell'] for r in rs],
+                            [f"Hall: {r['space_group']}" for r in rs], t.d_low, t.d_high, norm=norm, global_scale=global_scale,
+                            drop=drop, names=names, keys=keys)
 
 # %% ../nbs/05_datasets.ipynb #d414133a
 def open_store(path, # store directory
@@ -674,7 +701,7 @@ def _executor_for(args):
     return None, None
 
 def _cli_simulate(args):
-    t0 = time.time()
+    sw = Stopwatch()
     ex, client = _executor_for(args)
     try:
         spec = args.preset
@@ -686,11 +713,11 @@ def _cli_simulate(args):
     finally:
         if client is not None: client.close()
     print(json.dumps(dict(out=str(args.out), n_structures=man['n_structures'], chunks=len(man['chunks']), failed=len(skipped(man)),
-                          seconds=round(time.time() - t0, 2))))
+                          **sw.spent())))
     return 0
 
 def _cli_ingest(args):
-    t0 = time.time()
+    sw = Stopwatch()
     ex, client = _executor_for(args)
     try:
         man = ingest_cif(args.folder, args.out, d_min=args.d_min, e_method=args.e_method, cctbx_extras=args.cctbx_extras, grid=args.grid,
@@ -699,7 +726,7 @@ def _cli_ingest(args):
         if client is not None: client.close()
     sk = skipped(man)
     print(json.dumps(dict(out=str(args.out), items=man['n_items'], stored=man['n_structures'], skipped=len(sk),
-                          skipped_by_category=dict(Counter(s['category'] for s in sk)), skipped_files=sk, seconds=round(time.time() - t0, 2))))
+                          skipped_by_category=dict(Counter(s['category'] for s in sk)), skipped_files=sk, **sw.spent())))
     return 0
 
 # %% ../nbs/05_datasets.ipynb #6d32ba13
@@ -730,6 +757,19 @@ def _cli_grid_fit(args):
     print(json.dumps(fit_grid(args.store, args.d_high, args.fraction)))
     return 0
 
+# %% ../nbs/05_datasets.ipynb #3a9d5c71
+def _store_options(p, # an argparse parser of a command that makes a store
+                   chunk_size:int, # the default --chunk-size
+                   per:str, # what a chunk holds, for the help
+                  ):
+    "The options `simulate` and `ingest-cif` share: resolution and |E| of the store, its chunks, where the work runs, progress."
+    p.add_argument('--d-min', type=float, default=0.8, help='highest resolution stored, Å (default 0.8)')
+    p.add_argument('--e-method', default='model', choices=('model', 'wilson', 'quasi'), help='|E| normalisation (default model)')
+    p.add_argument('--chunk-size', type=int, default=chunk_size, help=f'{per} per chunk file (default {chunk_size})')
+    p.add_argument('--workers', type=int, default=None, help='local processes (default: all cores); the result does not depend on it')
+    p.add_argument('--dask', default=None, help='run on a Dask cluster: scheduler address, or local[:N] for a LocalCluster')
+    p.add_argument('--quiet', action='store_true', help='no progress bar')
+
 # %% ../nbs/05_datasets.ipynb #97b61ff7
 def add_cli(sub):
     "Add the `simulate`, `ingest-cif`, `verify` and `info` sub-commands to the argparse subparsers `sub`."
@@ -747,24 +787,14 @@ def add_cli(sub):
     p.add_argument('--templates', default=None, help='--source molecular: folder of CIFs whose molecules are used too (never the evaluation set)')
     p.add_argument('--space-groups', default=None, help='--source molecular: comma-separated groups (default P21,P21/c,C2,C2/c)')
     p.add_argument('--max-cell', type=float, default=None, help='--source molecular: largest cell edge, Å')
-    p.add_argument('--d-min', type=float, default=0.8, help='highest resolution stored, Å (default 0.8)')
-    p.add_argument('--e-method', default='model', choices=('model', 'wilson', 'quasi'), help='|E| normalisation (default model)')
-    p.add_argument('--chunk-size', type=int, default=500, help='structures per chunk file (default 500)')
-    p.add_argument('--workers', type=int, default=None, help='local processes (default: all cores); the result does not depend on it')
-    p.add_argument('--dask', default=None, help='run on a Dask cluster: scheduler address, or local[:N] for a LocalCluster')
-    p.add_argument('--quiet', action='store_true', help='no progress bar')
+    _store_options(p, 500, 'structures')
     p.set_defaults(func=_cli_simulate)
     p = sub.add_parser('ingest-cif', help='build a store from a folder of CIFs, listing every skipped file with its reason')
     p.add_argument('folder', help='folder of *.cif files (e.g. ../shared/cod)')
     p.add_argument('--out', required=True, help='store directory')
     p.add_argument('--cctbx-extras', action='store_true', help="also cctbx's thpp and sucrose")
     p.add_argument('--grid', default=None, choices=sorted(TASKS), help='skip structures that do not fit this task grid at its d_high')
-    p.add_argument('--d-min', type=float, default=0.8, help='resolution, Å (default 0.8)')
-    p.add_argument('--e-method', default='model', choices=('model', 'wilson', 'quasi'), help='|E| normalisation (default model)')
-    p.add_argument('--chunk-size', type=int, default=32, help='files per chunk (default 32)')
-    p.add_argument('--workers', type=int, default=None, help='local processes (default: all cores)')
-    p.add_argument('--dask', default=None, help='Dask scheduler address, or local[:N]')
-    p.add_argument('--quiet', action='store_true', help='no progress bar')
+    _store_options(p, 32, 'CIF files')
     p.set_defaults(func=_cli_ingest)
     p = sub.add_parser('verify', help='check a store against its manifest (sizes, SHA-256, arrays); exit status 5 naming bad chunks')
     p.add_argument('store', help='store directory')

@@ -335,20 +335,27 @@ def fig_cochran(quick=False):
     for (lo, hi, m), col in zip(_kappa_groups(d['kappa']), ('C0', 'C1', 'C2')):
         axes[0].hist(np.degrees(d['phi_sum'][m]), bins=np.arange(-180, 181, 20), density=True, alpha=0.35, color=col, label=f"κ {lo:.2f}–{hi:.2f} (n={m.sum()})")
         axes[0].plot(np.degrees(grid), von_mises_pdf(grid[:, None], d['kappa'][m][None, :]).mean(1) * np.pi / 180, color=col)
-    axes[0].set_xlabel('Φ (degrees)'); axes[0].set_ylabel('density per degree'); axes[0].legend(fontsize=8)
+    axes[0].set_xlabel('Φ (degrees)')
+    axes[0].set_ylabel('density per degree')
+    axes[0].legend(fontsize=8)
     axes[0].set_title('triplet phase sums (bars) vs Cochran (lines)', fontsize=10)
     b, mc = d['bins'], d['mc_bins']
     kk = np.linspace(0, b['edges'][-1], 200)
     axes[1].plot(kk, cochran_mean_cos(kk), 'k-', label='Cochran: I₁(κ)/I₀(κ)')
     axes[1].errorbar(b['kappa'], b['mean_cos'], b['se'], fmt='o', color='crimson', label=f"P2₁ structure, N = {d['n_atoms']}")
     axes[1].errorbar(mc['kappa'], mc['mean_cos'], mc['se'], fmt='D', color='gray', ms=4, label=f"random point atoms, N = {d['n_atoms']}")
-    axes[1].set_xlabel('κ = 2|E E E|/√N'); axes[1].set_ylabel('⟨cos Φ⟩'); axes[1].legend(fontsize=8)
+    axes[1].set_xlabel('κ = 2|E E E|/√N')
+    axes[1].set_ylabel('⟨cos Φ⟩')
+    axes[1].legend(fontsize=8)
     axes[1].set_title(f"measured / Cochran = {d['ratio'][0]:.3f} ± {d['ratio'][1]:.3f} (random atoms {d['mc_ratio'][0]:.3f} ± {d['mc_ratio'][1]:.3f})", fontsize=9)
     inv = [1 / n for n in ns]
     axes[2].errorbar(inv, [c[0] for c in conv], [c[1] for c in conv], fmt='s', color='gray')
     for x, n, c in zip(inv, ns, conv): axes[2].annotate(f"N = {n}", (x, c[0]), textcoords='offset points', xytext=(6, -12), fontsize=8)
-    axes[2].axhline(1, color='k', lw=0.8); axes[2].set_xlim(left=0)
-    axes[2].set_xlabel('1/N (N atoms in the cell)'); axes[2].set_ylabel('⟨cos Φ⟩ / Cochran'); axes[2].set_title('random atoms: the excess vanishes as N grows', fontsize=10)
+    axes[2].axhline(1, color='k', lw=0.8)
+    axes[2].set_xlim(left=0)
+    axes[2].set_xlabel('1/N (N atoms in the cell)')
+    axes[2].set_ylabel('⟨cos Φ⟩ / Cochran')
+    axes[2].set_title('random atoms: the excess vanishes as N grows', fontsize=10)
     return fig, dict(bins={k: v for k, v in d['bins'].items()}, mc_bins={k: v for k, v in d['mc_bins'].items()}, ratio=d['ratio'], mc_ratio=d['mc_ratio'],
                      convergence=dict(n_atoms=list(ns), ratio=[c[0] for c in conv], se=[c[1] for c in conv]))
 
@@ -380,7 +387,8 @@ def cell_trace(cell, name='unit cell'):
             for ax in range(3):
                 p, q = np.zeros(3), np.zeros(3)
                 p[(ax + 1) % 3], p[(ax + 2) % 3] = a, b
-                q[:] = p; q[ax] = 1
+                q[:] = p
+                q[ax] = 1
                 pts += corners(list(o @ p), list(o @ q))
     x, y, z = zip(*pts)
     return go.Scatter3d(x=x, y=y, z=z, mode='lines', line=dict(color='gray', width=2), name=name, hoverinfo='skip')
@@ -419,12 +427,15 @@ def fig_tangent(quick=False):
     tr = ms['trials']
     fig, axes = plt.subplots(1, 2, figsize=(13, 4.8), gridspec_kw=dict(width_ratios=[1, 1.2], wspace=0.25))
     axes[0].bar([r['trial'] for r in tr], [r['fom'] for r in tr], color=['seagreen' if r['solved'] else 'lightgray' for r in tr], edgecolor='k')
-    axes[0].set_xlabel('random start'); axes[0].set_ylabel('FOM: CC(|E_obs|², |E_peaks|²)')
+    axes[0].set_xlabel('random start')
+    axes[0].set_ylabel('FOM: CC(|E_obs|², |E_peaks|²)')
     axes[0].set_title(f"{sum(r['solved'] for r in tr)} of {len(tr)} starts solved (green: ≥ 80 % of atoms within 0.5 Å)", fontsize=10)
     proj = fr['rho'].sum(axis=1).T
     axes[1].imshow(proj, origin='lower', extent=(0, 1, 0, 1), cmap='magma', aspect='auto')
     axes[1].scatter(fr['sites_frac'][:, 0], fr['sites_frac'][:, 2], s=40, facecolors='none', edgecolors='cyan', label='true atoms (solution frame)')
-    axes[1].set_xlabel('x (fraction of a)'); axes[1].set_ylabel('z (fraction of c)'); axes[1].legend(fontsize=8, loc='upper right')
+    axes[1].set_xlabel('x (fraction of a)')
+    axes[1].set_ylabel('z (fraction of c)')
+    axes[1].legend(fontsize=8, loc='upper right')
     axes[1].set_title(f"E-map of trial {fr['trial']} (highest FOM), projected along b; phase error {fr['phase_error']:.0f}°", fontsize=10)
     return fig, dict(trials=[{k: v for k, v in r.items() if k != 'phases'} for r in tr], best=ms['best'],
                      n_strong=len(ms['strong']), n_reflections=len(ms['rec']), n_relations=len(ms['triplets']))

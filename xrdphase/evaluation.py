@@ -7,9 +7,10 @@ __all__ = ['BASELINES', 'Metrics', 'zero_fill', 'model_predictor', 'evaluate', '
 
 # %% ../nbs/07_evaluation.ipynb #421c0544
 import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
-import json, time
+import json
 import numpy as np
 import torch
+from .core import Stopwatch
 from .grid import get_task, TASKS
 from .datasets import dataset, parse_fractions
 from .models import postprocess, load_model, wilson_fill
@@ -139,7 +140,7 @@ def evaluate_data(weights=(),                  # weights or checkpoint files
                   datasets=None,               # ready data sets instead of `data`
                  ) -> dict:
     "Evaluate weights files and baselines on stores `data` (or on `datasets`); returns a JSON-able dict."
-    t0 = time.time()
+    sw = Stopwatch()
     if datasets is None:
         datasets = [dataset(s, task, parse_fractions(fractions), seed, drop=drop, only_fitting=only_fitting) for s in data]
     ds = torch.utils.data.ConcatDataset(datasets)
@@ -149,7 +150,7 @@ def evaluate_data(weights=(),                  # weights or checkpoint files
     res = evaluate(preds, torch.utils.data.DataLoader(ds, batch_size=batch_size, shuffle=False), task, n_shells, progress)
     return dict(task=get_task(task).grid if isinstance(task, str) else task.grid, data=[str(s) for s in data], n=len(ds),
                 models={k: v for k, v in res.items() if k not in BASELINES}, baselines={k: v for k, v in res.items() if k in BASELINES},
-                seconds=round(time.time() - t0, 2))
+                **sw.spent())
 
 # %% ../nbs/07_evaluation.ipynb #98fd3983
 def _cli_evaluate(args):

@@ -257,7 +257,30 @@ def _split3(d):
     a = d // 3
     return (d - 2 * a, a, a)
 
-class XRD_Transformer(nn.Module):
+class _TokenEmbedding:
+    "The token embeddings of `XRD_Transformer` (its layers `value`, `hkl`, `types`, `wilson`, `res` are made by its `__init__`)."
+    def embed(self, batch, idx, keep, wil=None):
+        "Token embeddings (B, L, d) at flat voxel numbers `idx` (`wil`: the dense Wilson fill, with feature 'wilson')."
+        B, L = idx.shape
+        X, Y, Z = self.shape
+        g = idx.clamp_max(X * Y * Z - 1)
+        take = lambda key: (batch[key] if key != 'wilson' else wil).reshape(B, -1).gather(1, g)
+        h, k, l = g // (Y * Z), (g // Z) % Y, g % Z
+        e = self.value(take('input').float()[..., None])
+        e = e + torch.cat([emb(i) for emb, i in zip(self.hkl, (h, k, l))], -1)
+        ty = take('known').long()                                                     # 1 known, 0 other
+        if 'new' in self.features: ty = torch.where(take('new').bool(), 2, ty)
+        if 'absent' in self.features: ty = torch.where(take('absent').bool(), 3, ty)
+        if self.tokens == 'box': ty = torch.where(take('outside').bool(), 4, ty)
+        e = e + self.types(ty)
+        if self.wilson is not None: e = e + self.wilson(take('wilson').float()[..., None])
+        if self.res is not None:
+            d = take('d').float()
+            e = e + self.res(torch.where(d > 0, self.d_high / d.clamp_min(1e-6), torch.zeros_like(d))[..., None])
+        return e * keep[..., None]
+
+# %% ../nbs/06_models.ipynb #ea83d0ce
+class XRD_Transformer(_TokenEmbedding, nn.Module):
     "Transformer over the voxels in the resolution sphere and asu: value + HKL + token-type (+ resolution) embeddings, pre-LN blocks."
     arch = 'transformer'
     def __init__(self, task='d1',                # task preset (grid shape, d_high)
@@ -287,26 +310,6 @@ class XRD_Transformer(nn.Module):
         self.blocks = nn.ModuleList(TransformerBlock(d_model, n_heads, mlp_ratio, dropout, attn_dropout) for _ in range(n_blocks))
         self.norm = nn.LayerNorm(d_model)
         self.head = nn.Linear(d_model, 1)
-
-    def embed(self, batch, idx, keep, wil=None):
-        "Token embeddings (B, L, d) at flat voxel numbers `idx` (`wil`: the dense Wilson fill, with feature 'wilson')."
-        B, L = idx.shape
-        X, Y, Z = self.shape
-        g = idx.clamp_max(X * Y * Z - 1)
-        take = lambda key: (batch[key] if key != 'wilson' else wil).reshape(B, -1).gather(1, g)
-        h, k, l = g // (Y * Z), (g // Z) % Y, g % Z
-        e = self.value(take('input').float()[..., None])
-        e = e + torch.cat([emb(i) for emb, i in zip(self.hkl, (h, k, l))], -1)
-        ty = take('known').long()                                                     # 1 known, 0 other
-        if 'new' in self.features: ty = torch.where(take('new').bool(), 2, ty)
-        if 'absent' in self.features: ty = torch.where(take('absent').bool(), 3, ty)
-        if self.tokens == 'box': ty = torch.where(take('outside').bool(), 4, ty)
-        e = e + self.types(ty)
-        if self.wilson is not None: e = e + self.wilson(take('wilson').float()[..., None])
-        if self.res is not None:
-            d = take('d').float()
-            e = e + self.res(torch.where(d > 0, self.d_high / d.clamp_min(1e-6), torch.zeros_like(d))[..., None])
-        return e * keep[..., None]
 
     def forward(self, batch, return_attn=False):
         "A batch dict -> (B, X, Y, Z) raw prediction (0 at non-token voxels); with `return_attn`, also a list of per-block weights."

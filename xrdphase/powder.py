@@ -12,13 +12,13 @@ __all__ = ['CU_KA1', 'CU_KA2', 'RADIATIONS', 'THESIS_GRID', 'GSAS_GAUSS_DIV', 'G
 
 # %% ../nbs/03_powder.ipynb #c9bcb8ad
 import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
-import json, math, os, time, functools
+import json, math, os, functools
 from dataclasses import dataclass, asdict
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 import numpy as np
 from numpy.polynomial import chebyshev as _cheb, legendre as _leg
-from .core import derive_seed, atomic_path, register_figure
+from .core import derive_seed, atomic_path, register_figure, Stopwatch
 
 # %% ../nbs/03_powder.ipynb #fd64c382
 CU_KA1 = 1.540596  # Å
@@ -528,9 +528,9 @@ def load_batch(path) -> dict:
 
 # %% ../nbs/03_powder.ipynb #85d9e046
 def _cli_powder(args):
-    t0 = time.time()
+    sw = Stopwatch()
     out = generate_batch(args.n, args.out, seed=args.seed, workers=args.workers, preset=args.preset, progress=not args.quiet)
-    print(json.dumps(dict(out=str(out), n=args.n, seed=args.seed, workers=args.workers, seconds=round(time.time() - t0, 2))))
+    print(json.dumps(dict(out=str(out), n=args.n, seed=args.seed, workers=args.workers, **sw.spent())))
     return 0
 
 def add_cli(sub):

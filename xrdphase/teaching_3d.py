@@ -321,8 +321,11 @@ def _mpl_molecule(ax, xs, size=12):
     t = bonds_trace(xs)
     ax.plot(t.x, t.y, t.z, color='k', lw=0.8)
     lo, hi = xyz.min(0) - 1, xyz.max(0) + 1
-    ax.set_xlim(lo[0], hi[0]); ax.set_ylim(lo[1], hi[1]); ax.set_zlim(lo[2], hi[2])
-    ax.set_box_aspect(hi - lo, zoom=1.3); ax.set_axis_off()
+    ax.set_xlim(lo[0], hi[0])
+    ax.set_ylim(lo[1], hi[1])
+    ax.set_zlim(lo[2], hi[2])
+    ax.set_box_aspect(hi - lo, zoom=1.3)
+    ax.set_axis_off()
 
 @register_figure('teach3d_reciprocal', thesis='teaching', title='Reciprocal space of the D2 task, and the reflections a fixed box drops')
 def fig_reciprocal(quick=False):
@@ -335,14 +338,19 @@ def fig_reciprocal(quick=False):
     for k in KINDS:
         m = pts['kind'] == k
         if m.any(): ax.scatter(*pts['s'][m].T, s=2 + 6 * np.clip(pts['e'][m], 0, 3), c=KIND_STYLE[k][0], label=f"{KIND_STYLE[k][1]}: {m.sum()}", depthshade=False)
-    ax.set_xlabel('s_x (1/Å)'); ax.set_ylabel('s_y (1/Å)'); ax.set_zlabel('s_z (1/Å)'); ax.legend(fontsize=8, loc='upper left')
+    ax.set_xlabel('s_x (1/Å)')
+    ax.set_ylabel('s_y (1/Å)')
+    ax.set_zlabel('s_z (1/Å)')
+    ax.legend(fontsize=8, loc='upper left')
     ax.set_title('sucrose, D2 task (known to 1.2 Å, new to 1.0 Å); size ∝ |E|', fontsize=10)
     ax2 = fig.add_subplot(1, 2, 2)
     for task, col in (('d2', 'C0'), ('d1', 'C3')):
         frac = np.sort([r[f'dropped_{task}'] / r[f'n_{task}'] for r in drops])[::-1]
         ax2.plot(np.arange(1, len(frac) + 1), frac, 'o-', ms=3, color=col,
                  label=f"{task.upper()} box at {1.0 if task == 'd2' else 0.8} Å: {sum(f > 0 for f in frac)} of {len(frac)} lose reflections")
-    ax2.set_xlabel('COD monoclinic structures, sorted'); ax2.set_ylabel('fraction of reflections outside the box'); ax2.legend(fontsize=9)
+    ax2.set_xlabel('COD monoclinic structures, sorted')
+    ax2.set_ylabel('fraction of reflections outside the box')
+    ax2.legend(fontsize=9)
     ax2.set_title('real cells do not fit a fixed box (committed counts)', fontsize=10)
     return fig, dict(counts=pts['counts'], dropped=pts['dropped'], cod=[{k: r[k] for k in ('file', 'n_d2', 'dropped_d2', 'n_d1', 'dropped_d1')} for r in drops])
 
@@ -388,6 +396,10 @@ def fig_cliff(quick=False, show=(0.8, 1.0, 1.2, 1.5), level_sigma:float=1.5):
     ax = fig.add_subplot(2, 1, 2)
     ax.errorbar(s['d_min'], s['rate'], [s['rate'] - s['lo'], s['hi'] - s['rate']], fmt='o-', capsize=3, label='solved (≥ 80 % of atoms within 0.5 Å)')
     ax.plot(s['d_min'], s['matched'], 's:', label='mean fraction of atoms matched')
-    ax.invert_xaxis(); ax.set_xlabel('d_min (Å)'); ax.set_ylabel('fraction'); ax.grid(alpha=0.3); ax.legend()
+    ax.invert_xaxis()
+    ax.set_xlabel('d_min (Å)')
+    ax.set_ylabel('fraction')
+    ax.grid(alpha=0.3)
+    ax.legend()
     ax.set_title(f"sucrose, true amplitudes, smtbx charge flipping, {res['n_seeds']} seeded runs per d_min", fontsize=10)
     return fig, {k: v for k, v in s.items()}

@@ -9,13 +9,13 @@ __all__ = ['RESUMABLE_CHANGES', 'TrainError', 'TrainConfig', 'ssim3d', 'loss_fn'
 
 # %% ../nbs/07a_training.ipynb #2e222e36
 import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
-import json, math, os, random, time
+import json, math, os, random
 from dataclasses import dataclass, asdict, fields
 from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from .core import atomic_path, atomic_write_bytes, atomic_write_text, derive_seed
+from .core import atomic_path, atomic_write_bytes, atomic_write_text, derive_seed, Stopwatch
 from .grid import get_task, TASKS
 from .models import set_threads, threads_ok, build_model, model_config, load_state, read_weights, save_weights, unwrap, postprocess, ModelError, ARCHS, load_reason
 from .datasets import dataset, parse_fractions
@@ -355,10 +355,10 @@ def train(cfg,               # a `TrainConfig` or its dict
     cfg = (TrainConfig.from_dict(cfg) if isinstance(cfg, dict) else cfg).check()
     r = _setup(cfg, resume)
     rank, world, model, early, val_loader = r['rank'], r['world'], r['model'], r['early'], r['val_loader']
-    t_run, epoch = time.time(), r['start'] - 1
+    run_sw, epoch = Stopwatch(), r['start'] - 1
     for epoch in range(r['start'], cfg.epochs):
         if early['stopped']: break
-        t0 = time.time()
+        sw = Stopwatch()
         tot = _epoch(r['ddp'], model, r['tr'], r['sampler'], epoch, r['opt'], r['sched'], r['scaler'], cfg, r['device'], r['amp_dtype'], cfg.progress and rank == 0)
         if world > 1: dist.all_reduce(tot)
         rec = dict(epoch=epoch, train_loss=float(tot[0] / tot[1]), samples=int(tot[1]), lr=r['opt'].param_groups[0]['lr'])
@@ -370,7 +370,7 @@ def train(cfg,               # a `TrainConfig` or its dict
         v = float(vl[0]) if val_loader is not None else None
         if cfg.scheduler == 'plateau': r['sched'].step(v)
         improved = _watch(early, v, epoch, cfg.patience)
-        rec.update(seconds=round(time.time() - t0, 3), world_size=world, best_epoch=early['best_epoch'])
+        rec.update(**sw.spent(3), world_size=world, best_epoch=early['best_epoch'])
         if rank == 0:
             if improved: save_weights(model, r['out'] / 'best.pt', meta=dict(epoch=epoch, val_loss=v))
             with open(r['log'], 'a') as f: f.write(json.dumps(rec) + '\n')      # before the checkpoint: a kill between them reruns the epoch
@@ -379,7 +379,7 @@ def train(cfg,               # a `TrainConfig` or its dict
         if on_epoch_end is not None: on_epoch_end(epoch, rec)
     summary = dict(out=str(r['out']), epochs_run=epoch + 1 - r['start'], last_epoch=epoch, best_epoch=early['best_epoch'], best_val_loss=early['best'],
                    stopped_early=early['stopped'], train_structures=len(r['tr']), val_structures=len(r['va']) if r['va'] is not None else 0,
-                   world_size=world, seconds=round(time.time() - t_run, 2))
+                   world_size=world, **run_sw.spent())
     if rank == 0: _finish(r['out'], model, early, epoch, summary)
     if world > 1: dist.barrier()
     return summary
