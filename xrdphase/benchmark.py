@@ -545,7 +545,10 @@ def fig_mol_cliff(quick=False, recompute=False):
     res = {k: {float(d): v for d, v in r.items()} for k, r in res.items()}        # JSON keys are strings
     if 'COD monoclinic' not in res: mark_cod_absent(fig, 'fig_mol_cliff', 'the COD monoclinic series')
     for k, r in res.items():
-        d = sorted(r); ax.plot(d, [r[x]['success'] for x in d], 'o-', label=f"{k} (n={r[d[0]]['n']})")
-    ax.set_xlabel('d_min (Å)'); ax.set_ylabel('fraction solved'); ax.invert_xaxis(); ax.set_ylim(-0.02, 1.02); ax.legend(fontsize=8)
+        d = sorted(r)
+        ax.plot(d, [r[x]['success'] for x in d], 'o-', label=f"{k} (n={r[d[0]]['n']})")
+    ax.set(xlabel='d_min (Å)', ylabel='fraction solved', ylim=(-0.02, 1.02))
+    ax.invert_xaxis()
+    ax.legend(fontsize=8)
     ax.set_title('Charge flipping on true amplitudes: the resolution cliff')
     return fig, {k: {str(d): v for d, v in r.items()} for k, r in res.items()}

@@ -178,7 +178,7 @@ def run_figures(out='figures', only=None, quick=False, verbose=True, recompute=F
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    from xrdphase.core import FIGURES, save_figure
+    from xrdphase.core import FIGURES, save_figure, Stopwatch
     _stage_modules()
     names = sorted(FIGURES, key=lambda n: [float(x) if x.isdigit() else 0 for x in FIGURES[n]['thesis'].split('.')])
     if only:
@@ -188,7 +188,7 @@ def run_figures(out='figures', only=None, quick=False, verbose=True, recompute=F
         names = [n for n in names if n in wanted or FIGURES[n]['thesis'] in wanted]
     results = []
     for k, n in enumerate(names):
-        t, f = time.time(), FIGURES[n]['func']
+        sw, f = Stopwatch(), FIGURES[n]['func']
         kw = dict(recompute=True) if recompute and 'recompute' in inspect.signature(f).parameters else {}
         if verbose: print(f"[{k + 1}/{len(names)}] fig {FIGURES[n]['thesis']:>5}  {n} ...", flush=True)
         try:
@@ -199,8 +199,8 @@ def run_figures(out='figures', only=None, quick=False, verbose=True, recompute=F
         paths = save_figure(fig, data, n, out)
         plt.close(fig)
         results.append(dict(name=n, thesis=FIGURES[n]['thesis'], title=FIGURES[n]['title'], files=[str(p) for p in paths],
-                            seconds=round(time.time() - t, 2)))
-        if verbose: print(f"      {results[-1]['seconds']:6.1f} s  -> {', '.join(p.name for p in paths)}", flush=True)
+                            **sw.spent()))
+        if verbose: print(f"      {results[-1]['cpu_seconds']:6.1f} CPU s  -> {', '.join(p.name for p in paths)}", flush=True)
     return results
 
 # %% ../nbs/11_cli.ipynb #d681d4fd
@@ -233,7 +233,7 @@ def recompute_note() -> str:
 def _figures_cmd(args):
     if args.recompute: print(f'xrdphase figures --recompute: {recompute_note()}', file=sys.stderr, flush=True)
     res = run_figures(args.out, args.only, args.quick, recompute=args.recompute)
-    print(json.dumps(dict(figures=len(res), out=str(args.out), seconds=round(sum(r['seconds'] for r in res), 1))))
+    print(json.dumps(dict(figures=len(res), out=str(args.out), cpu_seconds=round(sum(r['cpu_seconds'] for r in res), 1))))
     return 0
 
 def add_cli(sub):

@@ -128,6 +128,7 @@ def patterson_map(indices, values, rotations, shape) -> np.ndarray:
     G[tuple((eq % np.array(shape)).T)] = np.tile(np.asarray(values, float), len(rotations))
     return np.fft.ifftn(G).real * G.size
 
+# %% ../nbs/06a_set_model.ipynb #38872890
 def patterson_orbits(space_group, shape) -> tuple:
     "(uniq, inv): flat indices of one grid point per orbit of the Patterson group, and each point's orbit number."
     g = space_group if isinstance(space_group, sgtbx.space_group) else sgtbx.space_group_info(symbol=f"Hall: {space_group}").group()
@@ -210,6 +211,7 @@ def global_features(low:Reflections, e:np.ndarray, b:float, n_new:int, new_centr
                      d_low, d_high, m4(~c) / 2, m4(c) / 3, float(np.mean(new_centric)) if n_new else 0.0,
                      *_shell_means(0.25 / low.d ** 2, e2), float(sg.is_centric()), sg.n_ltr() / 2, float(c.mean())], float)
 
+# %% ../nbs/06a_set_model.ipynb #d45d4693
 def tokenise(known:Reflections, # the known data, d >= d_low (|F| used; anything beyond d_low is ignored)
              d_low:float, # Å
              d_high:float, # Å
@@ -313,6 +315,7 @@ class PattersonLayer(nn.Module):
         G = torch.fft.rfftn(g, dim=(1, 2, 3)) / inv.numel()
         return G.reshape(g.shape[0], -1)[:, gidx].real.T
 
+# %% ../nbs/06a_set_model.ipynb #8350f1ec
 def _standardise(x, groups):
     "Zero mean, unit s.d. per channel within each boolean token group (B, L) of each structure."
     out = torch.zeros_like(x)
@@ -350,6 +353,7 @@ class Block(nn.Module):
         x = x + self.att(h, h if y is None else y, mask)
         return x + self.mlp(self.n2(x))
 
+# %% ../nbs/06a_set_model.ipynb #9c5279fb
 class ISAB(nn.Module):
     "Induced set attention: learned queries read the set (masked), the set reads them back."
     def __init__(self, d, heads, n_inducing, dropout=0.0):
@@ -360,6 +364,7 @@ class ISAB(nn.Module):
         h = self.read(self.ind.expand(x.shape[0], -1, -1), mask, y=self.ny(x))
         return self.back(x, None, y=h)
 
+# %% ../nbs/06a_set_model.ipynb #22b361cf
 class SetExtender(nn.Module):
     "The set model: Patterson layer + Fourier features + token/global embeddings + blocks + Wilson-relative head."
     def __init__(self, config:dict):
@@ -406,6 +411,7 @@ class SetExtender(nn.Module):
         mean_e = torch.where(batch['centric'], WILSON_MEAN_E[1], WILSON_MEAN_E[0]).to(o.dtype)
         return mean_e * torch.exp(o)
 
+# %% ../nbs/06a_set_model.ipynb #f2f0b397
 def build_set_model(config:dict|None=None) -> SetExtender:
     "A set model from a config (default `set_model_config()`)."
     return SetExtender(config or set_model_config())

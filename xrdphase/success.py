@@ -30,7 +30,9 @@ def allowed_origin_ops(space_group_info):
             if np.allclose(r, sgn * np.eye(3)):
                 t = np.mod(np.array(o.t().as_double()), 1.0)
                 key = (sgn, tuple(np.round(t, 6)))
-                if key not in seen: seen.add(key); ops.append((sgn, t))
+                if key not in seen:
+                    seen.add(key)
+                    ops.append((sgn, t))
     rinv = np.array(inv.c().r().as_double()).reshape(3, 3)
     cont = [np.rint(rinv @ np.array(v, dtype=float)).astype(int) for v in ms.continuous_shifts]
     return ops, cont
@@ -39,7 +41,8 @@ def phase_error(indices, phi_sol, phi_true, weights, space_group_info, grid=96) 
     "Weighted mean |phi_sol - phi_true| (deg) after the best allowed origin shift / inversion: dict(error, inverted, shift)."
     from scipy.optimize import minimize
     h = np.asarray(indices, dtype=float).reshape(-1, 3)
-    w = np.asarray(weights, dtype=float); w = w / w.sum()
+    w = np.asarray(weights, dtype=float)
+    w = w / w.sum()
     zs, zt = np.exp(1j * np.deg2rad(phi_sol)), np.exp(1j * np.deg2rad(phi_true))
     ops, cont = allowed_origin_ops(space_group_info)
     V = np.array(cont, dtype=float).reshape(-1, 3)
@@ -87,7 +90,8 @@ def match_peaks(sites, xs_ref, tolerance=0.5, stop_fraction=0.8, max_refines=100
     mm = emma.delegating_model_matches(ref.as_emma_model(), peaks, tolerance=tolerance, shall_break=shall_break)
     if not mm.refined_matches: return out
     best = max(mm.refined_matches, key=lambda m: ((m.shortest_distances < tolerance).count(True), -m.rms))
-    d = best.shortest_distances.as_numpy_array(); ok = d < tolerance
+    d = best.shortest_distances.as_numpy_array()
+    ok = d < tolerance
     return dict(matched=int(ok.sum()), n_ref=n, fraction=float(ok.sum() / n), rms=float(np.sqrt((d[ok]**2).mean())) if ok.any() else None)
 
 
