@@ -46,6 +46,7 @@ def run_case(case, d_min, seed=0):
     row = dict(name=case.name, n_obs=fo_sq.size(), d_min=round(float(rec.d.min()), 3), solved_80=bool(evaluate(sol, xs_ref)['solved']))
     asu = asu_content(content, fo_sq.crystal_symmetry())
     try:
+        if sol.chosen < 0: raise RefinementError('no solution to refine (no candidate passed the solver)')
         atoms = assign_elements(sol.peaks, sol.candidates[sol.chosen]['heights'], asu, fo_sq.crystal_symmetry())
         r = refine(atoms, fo_sq, asu)
         acc = solution_element_accuracy(sol, r.xs, xs_ref)
