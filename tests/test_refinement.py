@@ -10,7 +10,7 @@ from xrdphase.diffraction import reflections
 from xrdphase.phasing import solve
 from xrdphase.success import non_h_atoms
 from xrdphase.refinement import (RefinementError, asu_content, assign_elements, solution_element_accuracy, observations, refine,
-                                 bond_check, refine_and_write, peaks_structure)
+                                 bond_check, refine_and_write, peaks_structure, check_res)
 
 
 @pytest.fixture(scope='module')
@@ -67,9 +67,30 @@ def test_files_read_back_and_nothing_half_written(case, tmp_path):
     blk = list(iotbx.cif.reader(file_path=out['files']['cif']).model().values())[0]
     assert sum(1 for l in blk['_shelx_hkl_file'].splitlines() if l.strip() and l[:12].split() != ['0', '0', '0']) == out['refinement'].n_all
     assert xray.structure.from_shelx(filename=out['files']['res']).scatterers().size() == out['refinement'].xs.scatterers().size()
+    back_res = check_res(out['files']['res'], out['refinement'])               # atoms, AFIX groups, U(H), WGHT as refined
+    assert back_res['afix_groups'] == {13: 8, 23: 3, 147: 8} and back_res['riding_u'] == 22    # sucrose: 8 CH, 3 CH2, 8 OH
     fcf = list(iotbx.cif.reader(file_path=out['files']['fcf']).model().values())[0]
     assert len(fcf['_refln_F_squared_calc']) == out['refinement'].n_all
     empty = tmp_path / 'empty'
     empty.mkdir()
     with pytest.raises(RefinementError, match='per non-H atom'): refine_and_write(sol, rec, 'C60H40', empty, 'x')
     assert not list(empty.iterdir())
+
+
+def test_res_is_shelxl_input_and_a_broken_one_is_caught(case, tmp_path):
+    "The .res continues in SHELXL: L.S./FMAP/PLAN/ACTA/WGHT in order, every H in its AFIX block; each break is one line naming it."
+    xs, rec, sol = case
+    out = refine_and_write(sol, rec, 'C12H22O11', tmp_path, 'suc')
+    path, ref = Path(out['files']['res']), out['refinement']
+    text = path.read_text()
+    heads = [l.split()[0] for l in text.splitlines() if l[:1].strip()]
+    assert heads[-2:] == ['HKLF', 'END'] and 'DISP' not in heads and heads.count('AFIX') == 2 * len(ref.riding)
+    assert f"WGHT {ref.weighting[0]:.6f} {ref.weighting[1]:.6f}" in text
+    bad = tmp_path / 'bad.res'
+    i = text.index('AFIX 147')
+    bad.write_text(text[:i] + text[i:].replace('AFIX 147\n', '', 1).replace('AFIX 0\n', '', 1))           # an OH hydrogen outside AFIX
+    with pytest.raises(RefinementError, match='should ride on'): check_res(bad, ref)
+    bad.write_text(text.replace('AFIX 147', 'AFIX 137', 1))                                               # 1 H where AFIX 137 needs 3
+    with pytest.raises(RefinementError, match='wrong number of afixed atoms'): check_res(bad, ref)
+    bad.write_text(text.replace('PLAN 20\n', ''))
+    with pytest.raises(RefinementError, match='SHELXL needs'): check_res(bad, ref)
