@@ -1,6 +1,7 @@
 """Refinement (08e): elements, least squares, files — on sucrose (calculated, 0.8 A); each check also seen to fail on broken input."""
 import xrdphase  # noqa: F401
 from pathlib import Path
+import re
 import numpy as np
 import pytest
 import iotbx.cif
@@ -94,3 +95,37 @@ def test_res_is_shelxl_input_and_a_broken_one_is_caught(case, tmp_path):
     with pytest.raises(RefinementError, match='wrong number of afixed atoms'): check_res(bad, ref)
     bad.write_text(text.replace('PLAN 20\n', ''))
     with pytest.raises(RefinementError, match='SHELXL needs'): check_res(bad, ref)
+
+
+def gemmi_read_back(path, ref, res_text:str):
+    "The written CIF as gemmi (a second, independent reader) sees it: cell, space group, atoms, the embedded hkl and res; AssertionError on a difference."
+    import gemmi
+    from xrdphase.refinement import _hklf
+    block = gemmi.cif.read(str(path)).sole_block()
+    ss = gemmi.make_small_structure_from_block(block)
+    assert ss.cell.parameters == pytest.approx(ref.xs.unit_cell().parameters(), abs=1e-4), (ss.cell, ref.xs.unit_cell())
+    ops = {gemmi.Op(str(op)).wrap().triplet() for op in ref.xs.space_group().all_ops()}
+    assert ss.spacegroup is not None and {op.wrap().triplet() for op in ss.spacegroup.operations()} == ops, ss.spacegroup
+    assert [s.label for s in ss.sites] == [sc.label for sc in ref.xs.scatterers()]
+    assert np.allclose([s.fract.tolist() for s in ss.sites], ref.xs.sites_frac(), atol=1e-5)
+    assert gemmi.cif.as_string(block.find_value('_shelx_hkl_file')).strip() == _hklf(ref.fo_sq).strip()
+    assert gemmi.cif.as_string(block.find_value('_shelx_res_file')).strip() == res_text.strip()
+    assert float(block.find_value('_refine_ls_R_factor_gt')) == pytest.approx(ref.r1_gt, abs=5e-5)
+    return dict(cell=ss.cell.parameters, space_group=ss.spacegroup.hm, atoms=len(ss.sites))
+
+
+def test_gemmi_reads_the_cif_as_written_and_catches_a_corrupted_one(case, tmp_path):
+    xs, rec, sol = case
+    out = refine_and_write(sol, rec, 'C12H22O11', tmp_path, 'suc')
+    ref, cif, res = out['refinement'], Path(out['files']['cif']), Path(out['files']['res']).read_text()
+    assert gemmi_read_back(cif, ref, res)['space_group'] == 'P 1 21 1'
+    text = cif.read_text()
+    bad = tmp_path / 'bad.cif'
+    a = f"{ref.xs.unit_cell().parameters()[0]:.4f}"
+    for broken in (text.replace(f'_cell_length_a                    {a}', '_cell_length_a 7.0000'),     # another cell
+                   text.replace('-x,y+1/2,-z', '-x,y,-z', 1),                                           # another group (P2 for P21)
+                   re.sub(r'\n(\s+-?\d+\s+-?\d+\s+-?\d+\s+\S+\s+\S+)\n', '\n', text, count=1),            # a reflection lost
+                   text.replace('AFIX 13\n', '', 1)):                                                     # the res edited
+        bad.write_text(broken)
+        assert broken != text
+        with pytest.raises(AssertionError): gemmi_read_back(bad, ref, res)

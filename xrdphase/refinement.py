@@ -480,7 +480,9 @@ def _hklf(fo_sq) -> str:
 def cif_text(ref:Refinement, name:str, res_text:str='') -> str:
     "The refined model as CIF: atoms (cctbx), R1, wR2, GooF, the difference-map extremes, the weights and the embedded HKLF 4 data."
     import iotbx.cif
-    block = ref.xs.as_cif_block()
+    block = ref.xs.as_cif_block(format='coreCIF')                # _cell_length_a as deposited CIFs have it (gemmi reads no mmCIF names here)
+    for k, v in zip(('length_a', 'length_b', 'length_c', 'angle_alpha', 'angle_beta', 'angle_gamma'), ref.xs.unit_cell().parameters()):
+        block[f'_cell_{k}'] = f'{v:.4f}'                          # cctbx writes 3 decimals: the .res and the data have 4
     a, b = ref.weighting
     for k, v in {'_refine_ls_R_factor_gt': ref.r1_gt, '_refine_ls_R_factor_all': ref.r1_all, '_refine_ls_wR_factor_ref': ref.wr2,
                  '_refine_ls_goodness_of_fit_ref': ref.goof, '_refine_ls_number_reflns': ref.n_all, '_reflns_number_gt': ref.n_gt,
