@@ -1,5 +1,7 @@
 """Refinement benchmark (issue 21): solve, assign elements, refine; beside refining the true model with the same procedure and
-data, a wrong model (the true one shifted by a non-origin vector, refined without H) and the peaks of a random-phase map. Prints a table; writes JSON under runs/.
+data, two wrong models: the true molecule turned by a random rotation and moved by a random vector (`refinement.misplaced`,
+wrong in every group, P1 included, where a shift is only an origin shift; refined without H; column wrong_how says which one) and the peaks
+of a random-phase map. Prints a table; writes JSON under runs/.
 
     python bench/refinement.py                       # thpp (measured), sucrose, four COD structures (calculated), d_min 0.8 A
     python bench/refinement.py --cod all --d-min 1.0 # every monoclinic COD structure of ../shared/cod
@@ -14,7 +16,7 @@ from xrdphase.phasing import solve, peak_search, fft_map
 from cctbx.array_family import flex
 from xrdphase.success import non_h_atoms, evaluate
 from xrdphase.refinement import (RefinementError, asu_content, assign_elements, observations, refine, solution_element_accuracy,
-                                 bond_check)
+                                 bond_check, misplaced)
 
 DEFAULT_COD = ('0000102.cif', '1100651.cif', '1512116.cif', '1512297.cif')
 
@@ -57,9 +59,8 @@ def run_case(case, d_min, seed=0):
     except RefinementError as e: row.update(r1=None, error=str(e)[:120])
     t = unique_sites(non_h_atoms(xs_ref))
     row['r1_true'] = round(refine(t, fo_sq).r1_gt, 4)
-    shifted = t.deep_copy_scatterers()
-    shifted.set_sites_frac(shifted.sites_frac() + (0.13, 0.0, 0.27))
-    try: row['r1_wrong'] = round(refine(shifted, fo_sq, hydrogens=False).r1_gt, 4)
+    wrong, row['wrong_how'] = misplaced(t, seed=case_seed(case, seed))
+    try: row['r1_wrong'] = round(refine(wrong, fo_sq, hydrogens=False).r1_gt, 4)
     except RefinementError: row['r1_wrong'] = 'diverged'
     row['r1_random'] = random_phase_r1(rec, fo_sq, asu, sol.n_peaks, seed) if asu is not None else None   # the formula does not fit the cell
     row['cpu_s'] = round(time.process_time() - t0, 1)
@@ -78,7 +79,7 @@ def main(argv=None):
         cases = [Case('real', n, ('cif', str(cod_dir() / n))) for n in a.cod]
     cases += [Case('real', 'sucrose', ('sucrose',)), Case('real', 'thpp (measured)', ('thpp-measured',))]
     rows = []
-    cols = ('name', 'n_obs', 'd_min', 'solved_80', 'elements', 'r1', 'r1_true', 'r1_wrong', 'r1_random', 'wr2', 'goof', 'bonds_ok', 'peak', 'hole', 'cpu_s')
+    cols = ('name', 'n_obs', 'd_min', 'solved_80', 'elements', 'r1', 'r1_true', 'r1_wrong', 'r1_random', 'wr2', 'goof', 'bonds_ok', 'peak', 'hole', 'cpu_s', 'wrong_how')
     print(' | '.join(cols))
     for c in cases:
         rows.append(run_case(c, a.d_min))

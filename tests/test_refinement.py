@@ -11,7 +11,7 @@ from xrdphase.diffraction import reflections
 from xrdphase.phasing import solve
 from xrdphase.success import non_h_atoms
 from xrdphase.refinement import (RefinementError, asu_content, assign_elements, solution_element_accuracy, observations, refine,
-                                 bond_check, refine_and_write, peaks_structure, check_res)
+                                 bond_check, refine_and_write, peaks_structure, check_res, misplaced)
 
 
 @pytest.fixture(scope='module')
@@ -129,3 +129,17 @@ def test_gemmi_reads_the_cif_as_written_and_catches_a_corrupted_one(case, tmp_pa
         bad.write_text(broken)
         assert broken != text
         with pytest.raises(AssertionError): gemmi_read_back(bad, ref, res)
+
+
+def test_a_misplaced_model_is_wrong_in_p1_where_a_shift_is_not(case):
+    "In P1 every shift is an origin shift (the shifted model refines to the true R1); a turned and moved molecule is wrong there too."
+    p1 = case[0].expand_to_p1()
+    fo_sq = observations(reflections(p1, 0.8, e_method=None))
+    true = refine(non_h_atoms(p1), fo_sq, hydrogens=False).r1_gt
+    shifted = non_h_atoms(p1).deep_copy_scatterers()
+    shifted.set_sites_frac(shifted.sites_frac() + (0.13, 0.0, 0.27))
+    assert refine(shifted, fo_sq, hydrogens=False).r1_gt == pytest.approx(true, abs=1e-3)
+    for seed in range(3):
+        wrong, how = misplaced(p1, seed)
+        try: assert refine(wrong, fo_sq, hydrogens=False).r1_gt > true + 0.2, how
+        except RefinementError as e: assert 'diverged' in str(e)

@@ -7,8 +7,8 @@ __all__ = ['MAX_VALENCE', 'BOND_RANGES', 'AFIX', 'RES_ORDER', 'CPK', 'Refinement
            'peaks_structure', 'bonds', 'bond_angles', 'prune_peaks', 'chemistry_cost', 'assign_elements',
            'element_accuracy', 'solution_element_accuracy', 'add_riding_hydrogens', 'riding_constraints',
            'observations', 'ls_cycles', 'difference_map', 'reassign_from_map', 'swap_by_u', 'Refinement', 'refine',
-           'bond_check', 'cif_text', 'fcf_text', 'shelxl_res', 'check_res', 'molecule_coordinates', 'plot_molecule',
-           'refine_and_write']
+           'misplaced', 'bond_check', 'cif_text', 'fcf_text', 'shelxl_res', 'check_res', 'molecule_coordinates',
+           'plot_molecule', 'refine_and_write']
 
 # %% ../nbs/08e_refinement.ipynb #a9472187
 import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
@@ -442,6 +442,22 @@ def refine(xs, # the starting model (non-H atoms are used; H are placed again)
                       wr2=stages[-1]['wr2'], goof=stages[-1]['goof'], max_shift_su=float(getattr(it, 'max_shift_over_su', 0.0)),
                       n_params=ls.reparametrisation.n_independents, cycles=sum(s['cycles'] for s in stages), weighting=(w.a, w.b),
                       peak=flex.max(m), hole=flex.min(m), riding=spec, stages=stages, seconds=time.process_time() - t0, scale=ls.scale_factor())
+
+# %% ../nbs/08e_refinement.ipynb #4c0eb995
+def misplaced(xs, # a model (its non-H atoms are used)
+              seed:int=0, # the random rotation and position
+              min_angle:float=30.0, # degrees: smaller rotations are drawn again
+             ) -> tuple:
+    "A wrong model in every space group, P1 included: the atoms turned about their centre by a random rotation and moved by a random vector; (structure, what was done)."
+    from scipy.spatial.transform import Rotation
+    rng = np.random.default_rng(seed)
+    rot = Rotation.random(random_state=rng)
+    while np.degrees(rot.magnitude()) < min_angle: rot = Rotation.random(random_state=rng)
+    heavy, t = non_h_atoms(xs), rng.uniform(0, 1, 3)
+    c = np.array(heavy.sites_cart())
+    moved = rot.apply(c - c.mean(axis=0)) + c.mean(axis=0) + np.array(heavy.unit_cell().orthogonalize(tuple(t)))
+    out = peaks_structure([heavy.unit_cell().fractionalize(tuple(v)) for v in moved], heavy.crystal_symmetry(), list(heavy.scattering_types()))
+    return out, f"turned {np.degrees(rot.magnitude()):.0f}° and moved by ({', '.join(f'{v:.2f}' for v in t)})"
 
 # %% ../nbs/08e_refinement.ipynb #65576446
 BOND_RANGES = {('C', 'C'): (1.17, 1.62), ('C', 'N'): (1.12, 1.52), ('C', 'O'): (1.17, 1.47), ('N', 'N'): (1.10, 1.45), ('N', 'O'): (1.18, 1.45),
