@@ -6,9 +6,9 @@
 __all__ = ['MAX_VALENCE', 'BOND_RANGES', 'AFIX', 'RES_ORDER', 'CPK', 'RefinementError', 'parse_formula', 'asu_content',
            'peaks_structure', 'bonds', 'bond_angles', 'prune_peaks', 'chemistry_cost', 'assign_elements',
            'element_accuracy', 'solution_element_accuracy', 'add_riding_hydrogens', 'riding_constraints',
-           'observations', 'ls_cycles', 'difference_map', 'reassign_from_map', 'swap_by_u', 'Refinement', 'refine',
-           'misplaced', 'bond_check', 'cif_text', 'fcf_text', 'shelxl_res', 'check_res', 'molecule_coordinates',
-           'plot_molecule', 'refine_and_write']
+           'observations', 'ls_cycles', 'placeable', 'difference_map', 'reassign_from_map', 'swap_by_u', 'Refinement',
+           'refine', 'misplaced', 'bond_check', 'cif_text', 'fcf_text', 'shelxl_res', 'check_res',
+           'molecule_coordinates', 'plot_molecule', 'refine_and_write']
 
 # %% ../nbs/08e_refinement.ipynb #a9472187
 import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
@@ -289,6 +289,23 @@ def ls_cycles(xs, fo_sq, constraints=(), # structure (refined in place), observa
     except RuntimeError as e: raise RefinementError(f"refinement diverged: {str(e).splitlines()[0][:160]}") from None
     return ls, it
 
+# %% ../nbs/08e_refinement.ipynb #c91ff7a5
+def placeable(xs, spec, # a structure with riding H and its spec (`add_riding_hydrogens`)
+              tolerance:float=0.4, # Å, for bonds
+             ) -> tuple:
+    "(structure, spec, refused labels): the riding groups smtbx accepts (its pivot has the bonds the group needs); H atoms of the others removed."
+    ct, keep, refused = _connectivity(xs, riding_constraints(spec), tolerance), [], []
+    for g in spec:
+        try: _constraints.reparametrisation(structure=xs, constraints=riding_constraints([g]), connectivity_table=ct, temperature=20)
+        except _constraints.InvalidConstraint:
+            refused.append(xs.scatterers()[g[1]].label)               # e.g. a pivot on a special position: its bonds counted once
+            continue
+        keep.append(g)
+    drop = {j for g in spec if g not in keep for j in g[2]}
+    sel = [k for k in range(xs.scatterers().size()) if k not in drop]
+    new = {old: k for k, old in enumerate(sel)}
+    return xs.select(flex.size_t(sel)), [(c, new[i], tuple(new[j] for j in idx)) for c, i, idx in keep], refused
+
 # %% ../nbs/08e_refinement.ipynb #60cb32e4
 def difference_map(ls, resolution_factor:float=1/4):
     "The Fo − Fc map of a least-squares state (cctbx fft map, e/Å³): Fo on the model's scale, phases of Fc."
@@ -428,9 +445,10 @@ def refine(xs, # the starting model (non-H atoms are used; H are placed again)
     t0, stages = time.process_time(), []
     ls, start = _first_stages(xs, fo_sq, content, cycles[0], tolerance, stages)
     xs, spec = add_riding_hydrogens(ls.xray_structure, tolerance, difference_map(ls).real_map_unpadded()) if hydrogens else (ls.xray_structure, [])
+    xs, spec, refused = placeable(xs, spec, tolerance)
     _set_flags(xs, True)
     ls, it = ls_cycles(xs, fo_sq, riding_constraints(spec), cycles=cycles[1], tolerance=tolerance)
-    stages.append(_stats(ls, 'anisotropic, riding H', it.n_iterations))
+    stages.append(_stats(ls, 'anisotropic, riding H' + (f" (none on {', '.join(refused)}: smtbx refused the group)" if refused else ''), it.n_iterations))
     _check(ls, 'riding H', start)
     w = ls.weighting_scheme.optimise_parameters(ls.observations.fo_sq, ls.fc_sq, ls.scale_factor(), ls.reparametrisation.n_independents)
     ls, it = ls_cycles(ls.xray_structure, fo_sq, riding_constraints(spec, rotating=False), weighting=w, cycles=cycles[2], tolerance=tolerance)
