@@ -5,6 +5,8 @@ of a random-phase map. Prints a table; writes JSON under runs/.
 
     python bench/refinement.py                       # thpp (measured), sucrose, four COD structures (calculated), d_min 0.8 A
     python bench/refinement.py --cod all --d-min 1.0 # every monoclinic COD structure of ../shared/cod
+    python bench/refinement.py --measured            # the measured CIFs of tests/data: solved from the full data, refined; beside the
+                                                     # deposited model refined the same way and the deposited R1 (runs/refinement_measured.json)
 """
 import xrdphase  # noqa: F401
 import argparse, json, time
@@ -67,12 +69,65 @@ def run_case(case, d_min, seed=0):
     return row
 
 
+MEASURED = sorted((Path(__file__).resolve().parents[1] / 'tests' / 'data').glob('*.cif.gz'))
+
+
+def deposited(path, tag:str) -> float:
+    "A number the CIF was deposited with, e.g. `_refine_ls_R_factor_gt`."
+    import gzip, re
+    return float(re.search(rf'^{re.escape(tag)}\s+([\d.]+)', gzip.open(path, 'rt').read(), re.M).group(1))
+
+
+def run_measured(path, out_dir):
+    "One measured data set: `xrdphase solve --data PATH --refine` (full data), then the deposited model (major part, non-H) refined by `refine` on the same merged data."
+    import contextlib, io
+    from xrdphase.cli import main as cli
+    from xrdphase.measured import read_measured
+    name = Path(path).name.split('.')[0]
+    t0 = time.process_time()
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf): rc = cli(['solve', '--data', str(path), '--refine', '--out', str(Path(out_dir) / name), '--json'])
+    r = json.loads(buf.getvalue()) if rc == 0 else {}
+    ref = r.get('refinement') or {}
+    row = dict(name=name, group=r.get('space_group'), n_obs=ref.get('n_all'), solved_80=r.get('solved'), cpu_solve_refine=round(time.process_time() - t0, 1))
+    if ref: row.update(elements=round(ref['element_accuracy']['fraction'], 3), r1=ref['r1_gt'], wr2=ref['wr2'], goof=ref['goof'], max_shift=ref['max_shift_su'],
+                       bonds_ok=f"{ref['bonds']['ok']}/{ref['bonds']['checked']}")
+    else: row.update(r1=None, error=f'solve exited {rc}' if rc else 'no candidate to refine')
+    m, t1 = read_measured(path), time.process_time()
+    try:
+        dep = refine(unique_sites(m.reference), m.merged()[0])
+        row.update(r1_deposited_model=round(dep.r1_gt, 4), wr2_deposited_model=round(dep.wr2, 4))
+    except RefinementError as e: row.update(r1_deposited_model=None, error_deposited_model=str(e)[:120])
+    row.update(cpu_deposited_model=round(time.process_time() - t1, 1), r1_deposited=deposited(path, '_refine_ls_R_factor_gt'),
+               wr2_deposited=deposited(path, '_refine_ls_wR_factor_ref'), goof_deposited=deposited(path, '_refine_ls_goodness_of_fit_ref'))
+    return row
+
+
+def measured_table(out):
+    cols = ('name', 'group', 'n_obs', 'solved_80', 'elements', 'r1', 'wr2', 'goof', 'max_shift', 'bonds_ok', 'r1_deposited_model', 'r1_deposited',
+            'wr2_deposited', 'goof_deposited', 'cpu_solve_refine', 'cpu_deposited_model')
+    print(' | '.join(cols))
+    rows = []
+    for path in MEASURED:
+        rows.append(run_measured(path, Path(out).with_suffix('')))
+        print(' | '.join(str(rows[-1].get(k, '')) for k in cols) + ''.join(f"  ({rows[-1][k]})" for k in ('error', 'error_deposited_model') if k in rows[-1]), flush=True)
+    return rows
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--cod', nargs='*', default=list(DEFAULT_COD), help="COD file names in ../shared/cod, or 'all'")
     p.add_argument('--d-min', type=float, default=0.8)
-    p.add_argument('--out', default='runs/refinement.json')
+    p.add_argument('--out', default=None, help='JSON of the rows (default runs/refinement.json, with --measured runs/refinement_measured.json)')
+    p.add_argument('--measured', action='store_true', help='the measured CIFs of tests/data instead of calculated data')
     a = p.parse_args(argv)
+    if a.measured:
+        out = Path(a.out or 'runs/refinement_measured.json')
+        rows = measured_table(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(dict(command='python bench/refinement.py ' + ' '.join(argv or []), rows=rows), indent=1))
+        return
+    a.out = a.out or 'runs/refinement.json'
     if a.cod == ['all']: cases = [c for c in real_cases() if c.source[0] == 'cif']
     else:
         from xrdphase.core import cod_dir

@@ -345,7 +345,7 @@ def swap_by_u(ls, # least squares of an anisotropic model without H
             a, b = trial.scatterers()[i], trial.scatterers()[j]
             a.scattering_type, b.scattering_type = b.scattering_type, a.scattering_type
             a.label, b.label = (re.sub('^[A-Za-z]+', sc.scattering_type, sc.label) for sc in (a, b))
-            _set_flags(trial, True)
+            _set_flags(trial, False)                          # U as the model has it (anisotropic or not)
             try: ls2, _ = ls_cycles(trial, fo_sq, cycles=6, tolerance=tolerance)
             except RefinementError: continue                  # the swapped model does not refine: the swap is rejected
             if ls2.r1_factor()[0] < ls.r1_factor()[0] - 1e-4:
@@ -382,7 +382,8 @@ class Refinement:
         els = ' '.join(f'{e}{n}' for e, n in sorted(Counter(self.xs.scattering_types()).items()))
         return (f"{self.xs.space_group_info()}, {els} per asymmetric unit ({len(self.riding)} riding H groups)\n"
                 f"R1 = {self.r1_gt:.4f} for {self.n_gt} Fo > 4σ(Fo), {self.r1_all:.4f} for all {self.n_all}; wR2 = {self.wr2:.4f}; "
-                f"GooF = {self.goof:.3f}; {self.n_params} parameters; max shift/esd {self.max_shift_su:.3f} after {self.cycles} cycles\n"
+                f"GooF = {self.goof:.3f}; {self.n_params} parameters; max shift/esd {self.max_shift_su:.3f} after {self.cycles} cycles"
+                f"{'' if self.max_shift_su < 0.05 else ' (NOT converged)'}\n"
                 f"difference map: largest peak {self.peak:.2f}, hole {self.hole:.2f} e/Å³; WGHT {self.weighting[0]:.4f} {self.weighting[1]:.4f}; "
                 f"{self.seconds:.1f} CPU s")
 
@@ -409,8 +410,8 @@ def _isotropic(xs):
     return xs
 
 # %% ../nbs/08e_refinement.ipynb #f7efdc54
-def _first_stages(xs, fo_sq, content, cycles, tolerance, stages, max_u=0.2):
-    "Isotropic; elements again from the Fo map (kept if R1 drops); false peaks (U > `max_u`) out; anisotropic without H, element swaps tested by U."
+def _first_stages(xs, fo_sq, content, cycles, tolerance, stages, iso_why='', max_u=0.2):
+    "Isotropic; elements again from the Fo map (kept if R1 drops); false peaks (U > `max_u`) out; anisotropic (unless `iso_why` says why not) without H, element swaps tested by U."
     ls, it = ls_cycles(_isotropic(xs), fo_sq, cycles=cycles, tolerance=tolerance)
     stages.append(_stats(ls, 'isotropic', it.n_iterations))
     _check(ls, 'isotropic', 1.0)
@@ -425,13 +426,24 @@ def _first_stages(xs, fo_sq, content, cycles, tolerance, stages, max_u=0.2):
         stages.append(_stats(ls, f'isotropic, {ghosts.count(True)} atoms with U > {max_u} Å² removed', it.n_iterations))
     start = ls.r1_factor()[0]
     xs = ls.xray_structure
-    _set_flags(xs, True)
+    _set_flags(xs, not iso_why)
     ls, it = ls_cycles(xs, fo_sq, cycles=cycles, tolerance=tolerance)
     n = 0
     if content is not None: ls, n = swap_by_u(ls, fo_sq, tolerance)
-    stages.append(_stats(ls, f'anisotropic, no H ({n} element swaps tried)', it.n_iterations))
+    stages.append(_stats(ls, f"{iso_why or 'anisotropic'}, no H ({n} element swaps tried)", it.n_iterations))
     _check(ls, 'anisotropic', start)
     return ls, start
+
+def _final_cycles(xs, fo_sq, spec, weighting, cycles:int, tolerance:float, convergence:float=0.01):
+    "Least squares one cycle at a time, riding groups placed anew each cycle (continued cycles stall on low-resolution data); (ls, its iterations, cycles, pivots that lost their H, riding spec)."
+    moved = []
+    for n in range(1, cycles + 1):
+        xs, spec, lost = placeable(xs, spec, tolerance)          # refined atoms, new bonds: a pivot may have lost its group
+        moved += lost
+        ls, it = ls_cycles(xs, fo_sq, riding_constraints(spec, rotating=False), weighting=weighting, cycles=1, tolerance=tolerance, convergence=convergence)
+        if it.max_shift_over_su < convergence: break
+        xs = ls.xray_structure
+    return ls, it, n, moved, spec
 
 # %% ../nbs/08e_refinement.ipynb #80b45483
 def refine(xs, # the starting model (non-H atoms are used; H are placed again)
@@ -440,19 +452,23 @@ def refine(xs, # the starting model (non-H atoms are used; H are placed again)
            hydrogens:bool=True, # add riding H
            cycles=(10, 15, 15), # at most, per stage: isotropic and anisotropic without H, with riding H, with SHELXL weights
            tolerance:float=0.4, # Å, for bonds
+           min_ratio:float=8.0, # reflections per parameter below which non-H atoms stay isotropic (as crystallographers do at low resolution)
           ) -> Refinement:
-    "Isotropic, anisotropic non-H atoms, riding H, then SHELXL's optimised weights: least squares to convergence."
+    "Isotropic, anisotropic non-H atoms (isotropic below `min_ratio`), riding H, then SHELXL's optimised weights: least squares to convergence."
     t0, stages = time.process_time(), []
-    ls, start = _first_stages(xs, fo_sq, content, cycles[0], tolerance, stages)
+    n_aniso = 9 * int((xs.scattering_types() != 'H').count(True)) + 1      # sites and U_ij of each non-H atom, and the scale
+    aniso = fo_sq.size() >= min_ratio * n_aniso
+    why = '' if aniso else f"isotropic ({fo_sq.size()} reflections for {n_aniso} anisotropic parameters: < {min_ratio:g} each)"
+    ls, start = _first_stages(xs, fo_sq, content, cycles[0], tolerance, stages, why)
     xs, spec = add_riding_hydrogens(ls.xray_structure, tolerance, difference_map(ls).real_map_unpadded()) if hydrogens else (ls.xray_structure, [])
     xs, spec, refused = placeable(xs, spec, tolerance)
-    _set_flags(xs, True)
+    _set_flags(xs, aniso)
     ls, it = ls_cycles(xs, fo_sq, riding_constraints(spec), cycles=cycles[1], tolerance=tolerance)
-    stages.append(_stats(ls, 'anisotropic, riding H' + (f" (none on {', '.join(refused)}: smtbx refused the group)" if refused else ''), it.n_iterations))
+    stages.append(_stats(ls, f"{'anisotropic' if aniso else 'isotropic'}, riding H" + (f" (none on {', '.join(refused)}: smtbx refused the group)" if refused else ''), it.n_iterations))
     _check(ls, 'riding H', start)
     w = ls.weighting_scheme.optimise_parameters(ls.observations.fo_sq, ls.fc_sq, ls.scale_factor(), ls.reparametrisation.n_independents)
-    ls, it = ls_cycles(ls.xray_structure, fo_sq, riding_constraints(spec, rotating=False), weighting=w, cycles=cycles[2], tolerance=tolerance)
-    stages.append(_stats(ls, 'SHELXL weights', it.n_iterations))
+    ls, it, n, moved, spec = _final_cycles(ls.xray_structure, fo_sq, spec, w, cycles[2], tolerance)
+    stages.append(_stats(ls, 'SHELXL weights' + (f" (riding H on {', '.join(moved)} left out)" if moved else ''), n))
     _check(ls, 'final', start)
     m = difference_map(ls).real_map_unpadded()
     return Refinement(xs=ls.xray_structure, fo_sq=fo_sq, fc_sq=ls.fc_sq.customized_copy(data=ls.fc_sq.data() * ls.scale_factor()),
