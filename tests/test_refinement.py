@@ -11,7 +11,7 @@ from xrdphase.diffraction import reflections
 from xrdphase.phasing import solve
 from xrdphase.success import non_h_atoms
 from xrdphase.refinement import (RefinementError, asu_content, assign_elements, solution_element_accuracy, observations, refine,
-                                 bond_check, refine_and_write, peaks_structure, check_res, misplaced)
+                                 bond_check, refine_and_write, peaks_structure, check_res, misplaced, projected_ellipse)
 
 
 @pytest.fixture(scope='module')
@@ -143,3 +143,13 @@ def test_a_misplaced_model_is_wrong_in_p1_where_a_shift_is_not(case):
         wrong, how = misplaced(p1, seed)
         try: assert refine(wrong, fo_sq, hydrogens=False).r1_gt > true + 0.2, how
         except RefinementError as e: assert 'diverged' in str(e)
+
+
+def test_ellipse_of_an_isotropic_u_is_the_50_percent_circle_and_npd_is_refused(case):
+    from scipy.stats import chi2
+    xs = peaks_structure([(0.1, 0.2, 0.3)], case[0].crystal_symmetry(), ['C'], u_iso=0.02)
+    xs.scatterers()[0].convert_to_anisotropic(xs.unit_cell())
+    a, b, _ = projected_ellipse(xs, 0, np.eye(3)[:2])
+    assert a == pytest.approx(b, rel=1e-6) and a == pytest.approx(np.sqrt(chi2.ppf(0.5, 3) * 0.02), rel=1e-6)
+    xs.scatterers()[0].u_star = tuple(-u for u in xs.scatterers()[0].u_star)
+    with pytest.raises(RefinementError, match='not positive definite'): projected_ellipse(xs, 0, np.eye(3)[:2])

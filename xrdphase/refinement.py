@@ -8,7 +8,7 @@ __all__ = ['MAX_VALENCE', 'BOND_RANGES', 'AFIX', 'RES_ORDER', 'CPK', 'Refinement
            'element_accuracy', 'solution_element_accuracy', 'add_riding_hydrogens', 'riding_constraints',
            'observations', 'ls_cycles', 'placeable', 'difference_map', 'reassign_from_map', 'swap_by_u', 'Refinement',
            'refine', 'misplaced', 'bond_check', 'cif_text', 'fcf_text', 'shelxl_res', 'check_res',
-           'molecule_coordinates', 'plot_molecule', 'refine_and_write']
+           'molecule_coordinates', 'projected_ellipse', 'plot_molecule', 'refine_and_write']
 
 # %% ../nbs/08e_refinement.ipynb #a9472187
 import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
@@ -452,7 +452,7 @@ def refine(xs, # the starting model (non-H atoms are used; H are placed again)
            hydrogens:bool=True, # add riding H
            cycles=(10, 15, 15), # at most, per stage: isotropic and anisotropic without H, with riding H, with SHELXL weights
            tolerance:float=0.4, # Å, for bonds
-           min_ratio:float=8.0, # reflections per parameter below which non-H atoms stay isotropic (as crystallographers do at low resolution)
+           min_ratio:float=5.0, # reflections per anisotropic parameter below which non-H atoms stay isotropic (as crystallographers do at low resolution)
           ) -> Refinement:
     "Isotropic, anisotropic non-H atoms (isotropic below `min_ratio`), riding H, then SHELXL's optimised weights: least squares to convergence."
     t0, stages = time.process_time(), []
@@ -620,7 +620,7 @@ def check_res(path, # a .res written by `shelxl_res`
 CPK = dict(C='0.25', H='0.85', N='tab:blue', O='tab:red', F='tab:green', Cl='tab:green', Br='brown', I='purple', S='gold', P='orange')
 
 def molecule_coordinates(xs, tolerance:float=0.4) -> tuple:
-    "Cartesian coordinates of the asymmetric unit with each atom moved (by symmetry) next to the atoms it bonds to; and the bonds (i, j)."
+    "Cartesian coordinates of the asymmetric unit with each atom moved (by symmetry) next to the atoms it bonds to; the bonds (i, j); the operator per atom (None: as is)."
     nbs, uc, s = bonds(xs, tolerance), xs.unit_cell(), xs.sites_frac()
     op_of, pairs = {}, set()
     for start in range(s.size()):
@@ -634,22 +634,46 @@ def molecule_coordinates(xs, tolerance:float=0.4) -> tuple:
                     op_of[j] = op if op_of[i] is None else op_of[i].multiply(op)
                     todo.append(j)
     xyz = np.array([uc.orthogonalize(s[i] if op_of[i] is None else op_of[i] * s[i]) for i in range(s.size())])
-    return xyz, sorted(p for p in pairs if p[0] != p[1])
+    return xyz, sorted(p for p in pairs if p[0] != p[1]), [op_of[i] for i in range(s.size())]
+
+def projected_ellipse(xs, i:int, # a structure and an anisotropic atom of it
+                      basis, # (2, 3): the drawing plane's unit vectors, Cartesian
+                      op=None, # the symmetry operator that moved the atom (`molecule_coordinates`)
+                      probability:float=0.5, # ORTEP's 50 % displacement ellipsoid
+                     ) -> tuple:
+    "(semi-major, semi-minor axis in Å, angle in degrees) of the outline of the atom's displacement ellipsoid projected on the plane."
+    from scipy.stats import chi2
+    from cctbx import adptbx
+    sc, uc = xs.scatterers()[i], xs.unit_cell()
+    sym = lambda t: np.array([[t[0], t[3], t[4]], [t[3], t[1], t[5]], [t[4], t[5], t[2]]])
+    r = np.eye(3) if op is None else np.array(op.r().as_double()).reshape(3, 3)
+    m = r @ sym(sc.u_star) @ r.T                                                   # U* of the moved atom
+    u = sym(adptbx.u_star_as_u_cart(uc, (m[0, 0], m[1, 1], m[2, 2], m[0, 1], m[0, 2], m[1, 2])))
+    if np.linalg.eigvalsh(u).min() <= 0: raise RefinementError(f"{sc.label}: U is not positive definite (eigenvalues {np.round(np.linalg.eigvalsh(u), 4).tolist()} Å²): no ellipsoid")
+    lam, vec = np.linalg.eigh(np.asarray(basis) @ u @ np.asarray(basis).T)
+    c = math.sqrt(chi2.ppf(probability, 3))
+    return c * math.sqrt(lam[1]), c * math.sqrt(lam[0]), math.degrees(math.atan2(vec[1, 1], vec[0, 1]))
 
 def plot_molecule(xs, title:str='', tolerance:float=0.4):
-    "The molecule in its best plane: atoms coloured by element, bonds, labels (matplotlib figure)."
+    "The molecule in its best plane, ORTEP-like: 50 % displacement ellipsoids projected (circles for isotropic atoms), coloured by element, bonds, labels."
     import matplotlib.pyplot as plt
-    xyz, pairs = molecule_coordinates(xs, tolerance)
+    from matplotlib.patches import Ellipse
+    xyz, pairs, ops = molecule_coordinates(xs, tolerance)
     c = xyz - xyz.mean(axis=0)
-    xy = c @ np.linalg.svd(c, full_matrices=False)[2][:2].T
+    basis = np.linalg.svd(c, full_matrices=False)[2][:2]
+    xy = c @ basis.T
     el = list(xs.scattering_types())
     fig, ax = plt.subplots(figsize=(6, 6), layout='constrained')
     for i, j in pairs: ax.plot(*xy[[i, j]].T, '-', color='0.6', lw=1.5, zorder=1)
     for k, sc in enumerate(xs.scatterers()):
-        ax.scatter(*xy[k], s=40 if el[k] == 'H' else 160, color=CPK.get(el[k], 'tab:pink'), edgecolor='k', lw=0.5, zorder=2)
+        colour = CPK.get(el[k], 'tab:pink')
+        if sc.flags.use_u_aniso():
+            a, b, angle = projected_ellipse(xs, k, basis, ops[k])
+            ax.add_patch(Ellipse(xy[k], 2 * a, 2 * b, angle=angle, facecolor=colour, edgecolor='k', lw=0.6, alpha=0.85, zorder=2))
+        else: ax.scatter(*xy[k], s=40 if el[k] == 'H' else 160, color=colour, edgecolor='k', lw=0.5, zorder=2)
         if el[k] != 'H': ax.annotate(sc.label, xy[k], xytext=(4, 4), textcoords='offset points', fontsize=7)
     ax.set_aspect('equal')
-    ax.set_xlabel('Å (the molecule\'s best plane)')
+    ax.set_xlabel("Å (the molecule's best plane); 50 % displacement ellipsoids")
     ax.set_title(title, fontsize=9)
     return fig
 
