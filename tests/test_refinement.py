@@ -153,3 +153,13 @@ def test_ellipse_of_an_isotropic_u_is_the_50_percent_circle_and_npd_is_refused(c
     assert a == pytest.approx(b, rel=1e-6) and a == pytest.approx(np.sqrt(chi2.ppf(0.5, 3) * 0.02), rel=1e-6)
     xs.scatterers()[0].u_star = tuple(-u for u in xs.scatterers()[0].u_star)
     with pytest.raises(RefinementError, match='not positive definite'): projected_ellipse(xs, 0, np.eye(3)[:2])
+
+
+def test_true_model_labels_give_unique_h_labels_and_a_valid_res(case, tmp_path):
+    "A model with its own labels (sucrose's C3 and O3) gets unique riding H labels (SHELX refuses duplicates) and a .res that reads back."
+    xs, rec, _ = case
+    ref = refine(non_h_atoms(xs), observations(rec))
+    labels = [sc.label for sc in ref.xs.scatterers()]
+    assert len(set(labels)) == len(labels) and all(len(l) <= 4 for l in labels)
+    out = refine_and_write(non_h_atoms(xs), rec, 'C12H22O11', tmp_path, 'true')
+    assert check_res(out['files']['res'], out['refinement'])['riding_u'] == 22

@@ -199,6 +199,14 @@ def _h_directions(out, perp, n_h, tetrahedral, azimuth):
     return [c * out + s * (math.cos(azimuth + 2 * np.pi * k / n_h) * perp + math.sin(azimuth + 2 * np.pi * k / n_h) * e2) for k in range(n_h)]
 
 # %% ../nbs/08e_refinement.ipynb #94ff6324
+def _h_label(pivot:str, suffix:str, used:set) -> str:
+    "SHELX label of a riding H, at most 4 characters and unique (`used` is updated): H + the pivot's number (+ A, B, C); if taken (C3 and O3), the first free H1, H2, ..."
+    digits = re.sub('^[A-Za-z]+', '', pivot)
+    tries = [f"H{digits}{suffix}"[:4]] + [f"H{n}{suffix}"[:4] for n in range(1, 1000)]
+    label = next(t for t in tries if t.upper() not in used)
+    used.add(label.upper())
+    return label
+
 def add_riding_hydrogens(xs, # a structure (its H atoms, if any, are removed first)
                          tolerance:float=0.4, # Å, for bonds
                          density=None, # a difference map (flex grid over the cell) of the model without H: rotating groups start where it is highest
@@ -206,7 +214,7 @@ def add_riding_hydrogens(xs, # a structure (its H atoms, if any, are removed fir
     "(structure with H atoms added, riding spec [(constraint class, pivot index, H indices)])."
     xs = xs.select(xs.scattering_types() != 'H')
     nbs, uc, s = bonds(xs, tolerance), xs.unit_cell(), xs.sites_frac()
-    new, spec = [], []
+    new, spec, used = [], [], {sc.label.upper() for sc in xs.scatterers()}
     for i, sc in enumerate(xs.scatterers()):
         kind = _h_kind(sc.scattering_type, nbs[i], bond_angles(xs, i, nbs[i]))
         if kind is None or (kind[0] is _hy.terminal_planar_xh2_sites and len(nbs[nbs[i][0][0]]) < 2): continue    # =CH2 needs a plane
@@ -220,8 +228,7 @@ def add_riding_hydrogens(xs, # a structure (its H atoms, if any, are removed fir
         phi = max(np.radians(np.arange(0, 360, 10)), key=rho) if tetra and density is not None else 0.0
         spec.append((kind[0], i, tuple(range(s.size() + len(new), s.size() + len(new) + kind[1]))))
         for k, v in enumerate(_h_directions(out, perp, kind[1], tetra, phi)):
-            new.append(xray.scatterer(label=f"H{re.sub('^[A-Za-z]+', '', sc.label)}{'ABC'[k] if kind[1] > 1 else ''}"[:4],
-                                      site=uc.fractionalize(tuple(p + 0.95 * v)), u=0.05, scattering_type='H'))
+            new.append(xray.scatterer(label=_h_label(sc.label, 'ABC'[k] if kind[1] > 1 else '', used), site=uc.fractionalize(tuple(p + 0.95 * v)), u=0.05, scattering_type='H'))
     xs = xs.deep_copy_scatterers()
     xs.add_scatterers(flex.xray_scatterer(new))
     return xs, spec
