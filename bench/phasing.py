@@ -9,7 +9,9 @@ the Wilson fill, every --method (extension methods of `xrdphase.extension`), eve
 the --cliff resolutions; --from-d extends data from a lower resolution too (e.g. 1.5 Å). --noise LEVEL... adds
 measured-like groups ('real · middle noise', …): the same structures with simulated measured data
 (`xrdphase.measurement`: counting noise, absorption-like error, missing reflections, zingers, French–Wilson |F|),
-solved with the same seeds and reported paired with the noise-free rows. Each condition's numbers are
+solved with the same seeds and reported paired with the noise-free rows. `--groups measured`: the measured data sets of
+tests/data and thpp as measured ('measured sets · measured'), paired with their calculated twins ('measured sets': the
+deposited model's non-H atoms, complete to the data's d_min; `xrdphase.benchmark.measured_cases`). Each condition's numbers are
 on the structures its model never saw (the COD fine-tuned grid networks: the 18 COD test structures, sucrose, thpp).
 
 Prints, per group, the table (n, solved with 95 % Wilson interval, paired gained/lost against the Wilson fill and
@@ -94,7 +96,7 @@ def generated_spec(groups:str):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('--groups', default='real,generated', help='comma-separated: real, generated (default both)')
+    ap.add_argument('--groups', default='real,generated', help="comma-separated: real, generated, measured (default: real,generated)")
     ap.add_argument('--real-groups', default='all', choices=['all', 'monoclinic'], help="the real group's COD structures: every group (default) or the monoclinic ones (the thesis's rows)")
     ap.add_argument('--real-cases', action='append', default=[], metavar='NAME', help='only these real structures (repeatable; e.g. 7052868)')
     ap.add_argument('--generated-groups', default='monoclinic', choices=['monoclinic', 'organic'], help="the generated group's space groups: the default spec's monoclinic ones (the committed rows) or xrdphase.molecular.COMMON_ORGANIC_GROUPS")
@@ -125,6 +127,9 @@ def main(argv=None):
     groups = a.groups.split(',')
     cases, failed = [], []
     if 'real' in groups: cases += real_group(a)
+    if 'measured' in groups:
+        cases += B.measured_cases(ROOT / 'tests' / 'data')
+        groups = [g for g in groups if g != 'measured'] + [B.MEASURED_GROUP, f"{B.MEASURED_GROUP} · {B.MEASURED_TAG}"]
     if 'generated' in groups:
         gen, failed = B.generated_cases(3 if a.quick else a.n_generated, spec=generated_spec(a.generated_groups))
         cases += gen
@@ -150,9 +155,9 @@ def main(argv=None):
                    families=family_tables(rows, conds))
     print(B.summary_markdown(summary))
     print('\n' + family_markdown(rows, conds))
-    if noisy:
+    if any(B.base_group(g) != g for g in groups):
         summary['noise_pairs'] = B.noise_pairs(rows)
-        print('\n**Noise against no noise** (same structures, same solving seeds)\n\n' + B.noise_table(summary['noise_pairs']))
+        print('\n**Measured or noisy against calculated** (same structures, same solving seeds)\n\n' + B.noise_table(summary['noise_pairs']))
     atomic_write_text(out / 'summary.json', json.dumps(summary, indent=1))
     if a.update_reference:
         summary, rows = merge_reference(summary, rows, groups)
