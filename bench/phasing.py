@@ -39,6 +39,7 @@ REFERENCE_MODELS = [(f'{label} ({how})', str(W / f'd2_{arch}_{stage}.pt'), None 
 
 
 REF_JSON, REF_ROWS = ROOT / 'reference' / 'phasing_benchmark.json', ROOT / 'reference' / 'phasing_cases.jsonl'
+REAL_ANY = 'real (any space group)'     # the real group's name with --real-groups all ('real': the monoclinic rows)
 PER_GROUP = ('table', 'n', 'conditions', 'command', 'wall_seconds', 'cpu_seconds', 'families')
 
 
@@ -56,7 +57,7 @@ def merge_reference(summary:dict, rows:list, groups:list) -> tuple:
 def conditions(a, group:str) -> list:
     "The conditions of one group from the command line: for each --solver, the standard rows, the models, the methods."
     names = a.model + (a.generated_model if group == 'generated' else [])
-    models = [m for m in REFERENCE_MODELS if (a.reference_models and group == 'real') or m[0] in names]
+    models = [m for m in REFERENCE_MODELS if (a.reference_models and group in ('real', REAL_ANY)) or m[0] in names]
     models += [(w.split('=', 1)[0], w.split('=', 1)[1], None) for w in a.weights]
     out = []
     for solver in a.solver:
@@ -79,13 +80,14 @@ def family_markdown(rows:list, conds:dict) -> str:
 
 
 def real_group(a) -> list:
-    "The real cases of the command line: --real-groups, then --real-cases (names) if given, then --quick's last 4."
+    "The real cases of the command line: --real-groups (all: group REAL_ANY), then --real-cases (names) if given, then --quick's last 4."
     cases = B.real_cases(groups=a.real_groups)
     if a.real_cases:
         missing = sorted(set(a.real_cases) - {c.name for c in cases})
         if missing: raise SystemExit(f"--real-cases: {missing} not among the real cases of --real-groups {a.real_groups}")
         cases = [c for c in cases if c.name in a.real_cases]
-    return cases[-4:] if a.quick else cases
+    cases = cases[-4:] if a.quick else cases
+    return cases if a.real_groups == 'monoclinic' else [dataclasses.replace(c, group=REAL_ANY) for c in cases]
 
 
 def generated_spec(groups:str):
@@ -97,7 +99,7 @@ def generated_spec(groups:str):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--groups', default='real,generated', help="comma-separated: real, generated, measured (default: real,generated)")
-    ap.add_argument('--real-groups', default='all', choices=['all', 'monoclinic'], help="the real group's COD structures: every group (default) or the monoclinic ones (the thesis's rows)")
+    ap.add_argument('--real-groups', default='all', choices=['all', 'monoclinic'], help=f"the real group's COD structures: every group (default; the group is named {REAL_ANY!r}) or the monoclinic ones (group 'real', the thesis's rows)")
     ap.add_argument('--real-cases', action='append', default=[], metavar='NAME', help='only these real structures (repeatable; e.g. 7052868)')
     ap.add_argument('--generated-groups', default='monoclinic', choices=['monoclinic', 'organic'], help="the generated group's space groups: the default spec's monoclinic ones (the committed rows) or xrdphase.molecular.COMMON_ORGANIC_GROUPS")
     ap.add_argument('--n-generated', type=int, default=200, help='generated molecular crystals (default 200)')
@@ -126,7 +128,9 @@ def main(argv=None):
     if a.workers > 2: ap.error('--workers: at most 2 on the shared machine')
     groups = a.groups.split(',')
     cases, failed = [], []
-    if 'real' in groups: cases += real_group(a)
+    if 'real' in groups:
+        cases += real_group(a)
+        groups = [REAL_ANY if g == 'real' and a.real_groups == 'all' else g for g in groups]
     if 'measured' in groups:
         cases += B.measured_cases(ROOT / 'tests' / 'data')
         groups = [g for g in groups if g != 'measured'] + [B.MEASURED_GROUP, f"{B.MEASURED_GROUP} · {B.MEASURED_TAG}"]
