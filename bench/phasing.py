@@ -39,7 +39,7 @@ REFERENCE_MODELS = [(f'{label} ({how})', str(W / f'd2_{arch}_{stage}.pt'), None 
 
 
 REF_JSON, REF_ROWS = ROOT / 'reference' / 'phasing_benchmark.json', ROOT / 'reference' / 'phasing_cases.jsonl'
-REAL_ANY = 'real (any space group)'     # the real group's name with --real-groups all ('real': the monoclinic rows)
+REAL_ANY = B.REAL_ANY     # the real group's name with --real-groups all ('real': the monoclinic rows)
 PER_GROUP = ('table', 'n', 'conditions', 'command', 'wall_seconds', 'cpu_seconds', 'families')
 
 
