@@ -9,7 +9,9 @@ the Wilson fill, every --method (extension methods of `xrdphase.extension`), eve
 the --cliff resolutions; --from-d extends data from a lower resolution too (e.g. 1.5 Å). --noise LEVEL... adds
 measured-like groups ('real · middle noise', …): the same structures with simulated measured data
 (`xrdphase.measurement`: counting noise, absorption-like error, missing reflections, zingers, French–Wilson |F|),
-solved with the same seeds and reported paired with the noise-free rows. Each condition's numbers are
+solved with the same seeds and reported paired with the noise-free rows. `--groups measured`: the measured data sets of
+tests/data and thpp as measured ('measured sets · measured'), paired with their calculated twins ('measured sets': the
+deposited model's non-H atoms, complete to the data's d_min; `xrdphase.benchmark.measured_cases`). Each condition's numbers are
 on the structures its model never saw (the COD fine-tuned grid networks: the 18 COD test structures, sucrose, thpp).
 
 Prints, per group, the table (n, solved with 95 % Wilson interval, paired gained/lost against the Wilson fill and
@@ -37,6 +39,7 @@ REFERENCE_MODELS = [(f'{label} ({how})', str(W / f'd2_{arch}_{stage}.pt'), None 
 
 
 REF_JSON, REF_ROWS = ROOT / 'reference' / 'phasing_benchmark.json', ROOT / 'reference' / 'phasing_cases.jsonl'
+REAL_ANY = B.REAL_ANY     # the real group's name with --real-groups all ('real': the monoclinic rows)
 PER_GROUP = ('table', 'n', 'conditions', 'command', 'wall_seconds', 'cpu_seconds', 'families')
 
 
@@ -54,7 +57,7 @@ def merge_reference(summary:dict, rows:list, groups:list) -> tuple:
 def conditions(a, group:str) -> list:
     "The conditions of one group from the command line: for each --solver, the standard rows, the models, the methods."
     names = a.model + (a.generated_model if group == 'generated' else [])
-    models = [m for m in REFERENCE_MODELS if (a.reference_models and group == 'real') or m[0] in names]
+    models = [m for m in REFERENCE_MODELS if (a.reference_models and group in ('real', REAL_ANY)) or m[0] in names]
     models += [(w.split('=', 1)[0], w.split('=', 1)[1], None) for w in a.weights]
     out = []
     for solver in a.solver:
@@ -77,13 +80,14 @@ def family_markdown(rows:list, conds:dict) -> str:
 
 
 def real_group(a) -> list:
-    "The real cases of the command line: --real-groups, then --real-cases (names) if given, then --quick's last 4."
+    "The real cases of the command line: --real-groups (all: group REAL_ANY), then --real-cases (names) if given, then --quick's last 4."
     cases = B.real_cases(groups=a.real_groups)
     if a.real_cases:
         missing = sorted(set(a.real_cases) - {c.name for c in cases})
         if missing: raise SystemExit(f"--real-cases: {missing} not among the real cases of --real-groups {a.real_groups}")
         cases = [c for c in cases if c.name in a.real_cases]
-    return cases[-4:] if a.quick else cases
+    cases = cases[-4:] if a.quick else cases
+    return cases if a.real_groups == 'monoclinic' else [dataclasses.replace(c, group=REAL_ANY) for c in cases]
 
 
 def generated_spec(groups:str):
@@ -94,8 +98,8 @@ def generated_spec(groups:str):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('--groups', default='real,generated', help='comma-separated: real, generated (default both)')
-    ap.add_argument('--real-groups', default='all', choices=['all', 'monoclinic'], help="the real group's COD structures: every group (default) or the monoclinic ones (the thesis's rows)")
+    ap.add_argument('--groups', default='real,generated', help="comma-separated: real, generated, measured (default: real,generated)")
+    ap.add_argument('--real-groups', default='all', choices=['all', 'monoclinic'], help=f"the real group's COD structures: every group (default; the group is named {REAL_ANY!r}) or the monoclinic ones (group 'real', the thesis's rows)")
     ap.add_argument('--real-cases', action='append', default=[], metavar='NAME', help='only these real structures (repeatable; e.g. 7052868)')
     ap.add_argument('--generated-groups', default='monoclinic', choices=['monoclinic', 'organic'], help="the generated group's space groups: the default spec's monoclinic ones (the committed rows) or xrdphase.molecular.COMMON_ORGANIC_GROUPS")
     ap.add_argument('--n-generated', type=int, default=200, help='generated molecular crystals (default 200)')
@@ -124,7 +128,12 @@ def main(argv=None):
     if a.workers > 2: ap.error('--workers: at most 2 on the shared machine')
     groups = a.groups.split(',')
     cases, failed = [], []
-    if 'real' in groups: cases += real_group(a)
+    if 'real' in groups:
+        cases += real_group(a)
+        groups = [REAL_ANY if g == 'real' and a.real_groups == 'all' else g for g in groups]
+    if 'measured' in groups:
+        cases += B.measured_cases(ROOT / 'tests' / 'data')
+        groups = [g for g in groups if g != 'measured'] + [B.MEASURED_GROUP, f"{B.MEASURED_GROUP} · {B.MEASURED_TAG}"]
     if 'generated' in groups:
         gen, failed = B.generated_cases(3 if a.quick else a.n_generated, spec=generated_spec(a.generated_groups))
         cases += gen
@@ -150,9 +159,9 @@ def main(argv=None):
                    families=family_tables(rows, conds))
     print(B.summary_markdown(summary))
     print('\n' + family_markdown(rows, conds))
-    if noisy:
+    if any(B.base_group(g) != g for g in groups):
         summary['noise_pairs'] = B.noise_pairs(rows)
-        print('\n**Noise against no noise** (same structures, same solving seeds)\n\n' + B.noise_table(summary['noise_pairs']))
+        print('\n**Measured or noisy against calculated** (same structures, same solving seeds)\n\n' + B.noise_table(summary['noise_pairs']))
     atomic_write_text(out / 'summary.json', json.dumps(summary, indent=1))
     if a.update_reference:
         summary, rows = merge_reference(summary, rows, groups)

@@ -59,6 +59,7 @@ def test_real_groups(bench, cod):
     ns = lambda groups, names=(): argparse.Namespace(real_groups=groups, real_cases=list(names), quick=False)
     every, mono = bench.real_group(ns('all')), bench.real_group(ns('monoclinic'))
     assert len(every) == len(list(cod.glob('*.cif'))) + 2 and 40 <= len(mono) - 2 < len(every) - 2
+    assert {c.group for c in every} == {bench.REAL_ANY} and {c.group for c in mono} == {'real'}   # the committed 'real' rows stay monoclinic
     assert [c.name for c in bench.real_group(ns('all', ['2211061:2211061']))] == ['2211061:2211061']
     with pytest.raises(SystemExit, match='2211061'):
         bench.real_group(ns('monoclinic', ['2211061:2211061']))             # P-1: not among the monoclinic ones
