@@ -107,7 +107,7 @@ def noisy_cases(cases, levels) -> list:
     if bad: raise ValueError(f"noisy_cases: unknown noise level(s) {bad}; choose from {list(NOISE_LEVELS)}")
     return [replace(c, group=noise_group(c.group, lv), noise=lv) for lv in levels for c in cases if c.source[0] not in ('thpp-measured', 'measured')]
 
-# %% ../nbs/08d_benchmark.ipynb #1fc64558
+# %% ../nbs/08d_benchmark.ipynb #db1e9d6b
 from .measured import read_measured
 
 MEASURED_GROUP, MEASURED_TAG = 'measured sets', 'measured'   # the twins' group, and `Case.noise` of the measured data
@@ -386,7 +386,7 @@ def noise_table(pairs:dict) -> str:
                          f"{v.get('phased_noise_free', '–')} | {v.get('phased', '–')} | {v['cpu_noise_free']:.2f}, {v['cpu']:.2f} |")
     return '\n'.join(lines)
 
-# %% ../nbs/08d_benchmark.ipynb #d6c9de7e
+# %% ../nbs/08d_benchmark.ipynb #9ede4862
 def twin_table(rows, # benchmark rows of the measured sets (both groups of `measured_cases`), e.g. from reference/phasing_cases.jsonl
               ) -> str:
     "Markdown, one line per measured data set and condition: the calculated twin's and the measured data's atoms / phased (phase error °)."
