@@ -614,6 +614,7 @@ def readme_summary() -> str:
 # %% ../nbs/09_interpretation.ipynb #32cafe89
 HEADLINE = (('the data alone (no extension)', None), ('Wilson fill', 'Wilson fill'), ('float+recycle (dual-space)', 'float+recycle'),
             ('set model', 'set model'), ('set model, then float+recycle', 'float+recycle from set model'),
+            ("auto (the kit's choice by d_min: `extension.AutoSettings`)", 'auto'),
             ('true 1.0 Å data (the ceiling)', 'true'))          # (row label, benchmark method name; None: no extension, 'true': true d_high data)
 
 def headline_condition(method:str|None, d_low:float, summary:dict, tag:str='') -> str:
