@@ -28,6 +28,9 @@ from xrdphase.refinement import (RefinementError, asu_content, assign_elements, 
 
 DEFAULT_COD = ('0000102.cif', '1100651.cif', '1512116.cif', '1512297.cif')
 VERSION = 1                      # bump when a row's fields or how they are computed change: cached rows of other versions are not reused
+# smtbx's riding-H constraint raises IndexError (hydrogens.py add_hydrogen_to: pivot_neighbour_substituent_site_params[0]) on some
+# peak models, which xrdphase.refinement.placeable does not turn into a RefinementError (library gap, issue 21): a failed refinement here
+REFINE_ERRORS = (RefinementError, IndexError)
 THRESHOLDS = (0.10, 0.15, 0.20, 0.25, 0.30)   # every X is shown; none is chosen on these structures
 
 
@@ -45,7 +48,12 @@ def random_phase_r1(rec, fo_sq, asu, n_peaks, seed):
     f = rec.miller_array('f')
     sites, heights = peak_search(fft_map(f.phase_transfer(flex.double(rng.uniform(0, 360, f.size())), deg=True)), n_peaks)
     try: return round(refine(assign_elements(sites, heights, asu, fo_sq.crystal_symmetry()), fo_sq, asu).r1_gt, 4)
-    except RefinementError: return 'diverged'
+    except REFINE_ERRORS as e: return failed(e)
+
+
+def failed(e) -> str:
+    "What a wrong model's R1 column holds when it does not refine."
+    return 'diverged' if isinstance(e, RefinementError) else f'failed: {type(e).__name__}'
 
 
 def condition(d_min:float, d_low:float|None=None, extend:str|None=None, solver:str='fixed') -> Condition:
@@ -86,12 +94,12 @@ def run_case(case:Case, cond:Condition, seed:int=0, max_runs:int=4) -> dict:
             acc, bc = solution_element_accuracy(sol, r.xs, xs_ref), bond_check(r.xs)
             row.update(elements=round(acc['fraction'], 3), r1=round(r.r1_gt, 4), wr2=round(r.wr2, 4), goof=round(r.goof, 3),
                        peak=round(r.peak, 2), hole=round(r.hole, 2), bonds_ok=f"{bc['ok']}/{bc['checked']}")
-        except RefinementError as e: row.update(error=str(e)[:120])
+        except REFINE_ERRORS as e: row.update(error=f'refine: {type(e).__name__}: {e}'[:160])
     t = unique_sites(non_h_atoms(xs_ref))
     row['r1_true'] = round(refine(t, fo_sq).r1_gt, 4)
     wrong, row['wrong_how'] = misplaced(t, seed=case_seed(case, seed))
     try: row['r1_wrong'] = round(refine(wrong, fo_sq, hydrogens=False).r1_gt, 4)
-    except RefinementError: row['r1_wrong'] = 'diverged'
+    except REFINE_ERRORS as e: row['r1_wrong'] = failed(e)
     row['r1_random'] = None if asu is None else random_phase_r1(sol.rec, fo_sq, asu, sol.n_peaks, seed)   # the data the solver phased, random phases; None: no solve, or the formula does not fit the cell
     row['cpu_s'] = round(time.process_time() - t0, 1)
     return row
