@@ -232,7 +232,7 @@ def main(argv=None):
             print(' | '.join(str(rows[-1].get(k, '')) for k in COLS) + (f"  ({rows[-1]['error']})" if 'error' in rows[-1] else ''), flush=True)
     tables = {t: agreement(rows, t) for t in ('solved_80', 'phased')}
     print("\nDoes 'refined R1 below X' agree with the reference's verdict? Every X is shown; none is chosen on these structures.")
-    for t, tab in tables.items(): print(f"\nagainst {t} (n = {len(rows)}; no candidate or failed refinement counts as 'R1 not below X'):\n" + agreement_table(tab, t))
+    for t, tab in tables.items(): print(f"\nagainst {t} (n = {len(rows)}; no candidate or failed refinement counts as 'R1 not below X'):\n" + agreement_table(tab, t), end='')
     atomic_write_text(out / 'summary.json', json.dumps(dict(command='python bench/refinement.py ' + ' '.join(argv), version=VERSION, condition=cond.name,
                                                             d_min=a.d_min, d_low=a.d_low, extend=a.extend, solver=a.solver, seed=a.seed, max_runs=a.max_runs,
                                                             thresholds=list(THRESHOLDS), agreement=tables, rows=rows), indent=1, ensure_ascii=False))
