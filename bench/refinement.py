@@ -1,26 +1,37 @@
 """Refinement benchmark (issue 21): solve, assign elements, refine; beside refining the true model with the same procedure and
 data, two wrong models: the true molecule turned by a random rotation and moved by a random vector (`refinement.misplaced`,
 wrong in every group, P1 included, where a shift is only an origin shift; refined without H; column wrong_how says which one) and the peaks
-of a random-phase map. Prints a table; writes JSON under runs/.
+of a random-phase map. Then how often "R1 below X" agrees with the reference's verdict (solved_80, phased), failed solves included.
+Rows go to OUT/rows.jsonl as they finish (a rerun skips the cached ones); the summary to OUT/summary.json.
 
     python bench/refinement.py                       # thpp (measured), sucrose, four COD structures (calculated), d_min 0.8 A
-    python bench/refinement.py --cod all --d-min 1.0 # every monoclinic COD structure of ../shared/cod
+    python bench/refinement.py --cod monoclinic --d-min 1.0                 # the monoclinic COD structures (and sucrose, thpp)
+    python bench/refinement.py --cod all --d-low 1.5 --extend float+recycle # data cut at 1.5 A (the user's: refined against), extended
+                                                     # to --d-min and solved as bench/phasing.py does (its seeds, --solver fixed|smtbx)
     python bench/refinement.py --measured            # the measured CIFs of tests/data: solved from the full data, refined; beside the
-                                                     # deposited model refined the same way and the deposited R1 (runs/refinement_measured.json)
+                                                     # deposited model refined the same way and the deposited R1 (OUT/measured.json)
 """
 import xrdphase  # noqa: F401
-import argparse, json, time
+import argparse, json, sys, time
 from pathlib import Path
 import numpy as np
-from xrdphase.benchmark import Case, load_case, case_seed, real_cases
-from xrdphase.crystal import unit_cell_content
-from xrdphase.phasing import solve, peak_search, fft_map
+from xrdphase import benchmark as B
+from xrdphase.benchmark import Case, Condition, load_case, case_seed, real_cases, condition_solution, wilson_interval, read_rows
+from xrdphase.core import atomic_write_text, cod_dir
+from xrdphase.crystal import unit_cell_content, StructureError
+from xrdphase.extension import METHODS
+from xrdphase.phasing import peak_search, fft_map
 from cctbx.array_family import flex
 from xrdphase.success import non_h_atoms, evaluate
 from xrdphase.refinement import (RefinementError, asu_content, assign_elements, observations, refine, solution_element_accuracy,
                                  bond_check, misplaced)
 
 DEFAULT_COD = ('0000102.cif', '1100651.cif', '1512116.cif', '1512297.cif')
+VERSION = 1                      # bump when a row's fields or how they are computed change: cached rows of other versions are not reused
+# smtbx's riding-H constraint raises IndexError (hydrogens.py add_hydrogen_to: pivot_neighbour_substituent_site_params[0]) on some
+# peak models, which xrdphase.refinement.placeable does not turn into a RefinementError (library gap, issue 21): a failed refinement here
+REFINE_ERRORS = (RefinementError, IndexError)
+THRESHOLDS = (0.10, 0.15, 0.20, 0.25, 0.30)   # every X is shown; none is chosen on these structures
 
 
 def unique_sites(xs):
@@ -28,43 +39,68 @@ def unique_sites(xs):
     keep, seen = [], []
     for i, s in enumerate(xs.sites_cart()):
         if all(np.linalg.norm(np.subtract(s, t)) > 0.1 for t in seen): keep.append(i); seen.append(s)
-    from cctbx.array_family import flex
     return xs.select(flex.size_t(keep))
 
 
 def random_phase_r1(rec, fo_sq, asu, n_peaks, seed):
-    "R1 after refining the peaks of a map with random phases, elements assigned as for a solution ('diverged' if it does not refine)."
+    "R1 after refining the peaks of `rec`'s map with random phases, elements assigned as for a solution ('diverged' if it does not refine)."
     rng = np.random.default_rng(seed)
     f = rec.miller_array('f')
     sites, heights = peak_search(fft_map(f.phase_transfer(flex.double(rng.uniform(0, 360, f.size())), deg=True)), n_peaks)
     try: return round(refine(assign_elements(sites, heights, asu, fo_sq.crystal_symmetry()), fo_sq, asu).r1_gt, 4)
-    except RefinementError: return 'diverged'
+    except REFINE_ERRORS as e: return failed(e)
 
 
-def run_case(case, d_min, seed=0):
+def failed(e) -> str:
+    "What a wrong model's R1 column holds when it does not refine."
+    return 'diverged' if isinstance(e, RefinementError) else f'failed: {type(e).__name__}'
+
+
+def condition(d_min:float, d_low:float|None=None, extend:str|None=None, solver:str='fixed') -> Condition:
+    "How a case is solved, as bench/phasing.py names it: true data at d_min, or data cut at d_low (extended to d_min by `extend`)."
+    kw, tag = B.SOLVERS[solver], '' if solver == 'smtbx' else B.FIXED_TAG
+    if d_low is None: return Condition(f'true {d_min:.1f} Å{tag}', d_min, **kw)
+    if extend is None: return Condition(f'{d_low:.1f} Å only{tag}', d_low, **kw)
+    return Condition(f'{extend} {d_low:.1f}→{d_min:.1f} Å{tag}', d_min, d_low, extend, **kw)
+
+
+def case_key(case:Case, cond:Condition, seed:int=0, max_runs:int=4) -> str:
+    "What a cached row was computed from: this bench's version and the phasing benchmark's key of (case, condition)."
+    return f"refine-v{VERSION}|{B.case_key(case, cond, seed, max_runs)}"
+
+
+def run_case(case:Case, cond:Condition, seed:int=0, max_runs:int=4) -> dict:
+    "Solve as the phasing benchmark does, judge by the reference, refine against the user's data (cut at d_low); the true, misplaced and random-phase models beside."
     t0 = time.process_time()
-    xs_ref, rec = load_case(case, d_min)
+    xs_ref, rec = load_case(case, cond.d)
     content = rec.meta.get('content') or unit_cell_content(xs_ref)
-    fo_sq = observations(rec)
-    sol = solve(rec, content=content, seed=case_seed(case, seed))
-    row = dict(name=case.name, n_obs=fo_sq.size(), d_min=round(float(rec.d.min()), 3), solved_80=bool(evaluate(sol, xs_ref)['solved']))
+    user = rec.cut(cond.d_low) if cond.d_low else rec.cut(max(cond.d, rec.d_min))   # the data the user gave
+    fo_sq = observations(user)
+    row = dict(name=case.name, condition=cond.name, n_obs=fo_sq.size(), d_min=round(float(user.d.min()), 3), r1=None)
     asu = None
-    try:
-        asu = asu_content(content, fo_sq.crystal_symmetry())
-        if sol.chosen < 0: raise RefinementError('no solution to refine (no candidate passed the solver)')
-        atoms = assign_elements(sol.peaks, sol.candidates[sol.chosen]['heights'], asu, fo_sq.crystal_symmetry())
-        r = refine(atoms, fo_sq, asu)
-        acc = solution_element_accuracy(sol, r.xs, xs_ref)
-        bc = bond_check(r.xs)
-        row.update(elements=round(acc['fraction'], 3), r1=round(r.r1_gt, 4), wr2=round(r.wr2, 4), goof=round(r.goof, 3),
-                   peak=round(r.peak, 2), hole=round(r.hole, 2), bonds_ok=f"{bc['ok']}/{bc['checked']}")
-    except RefinementError as e: row.update(r1=None, error=str(e)[:120])
+    try: sol, extra = condition_solution(cond, rec, xs_ref, case_seed(case, seed), max_runs)
+    except (ValueError, RuntimeError) as e:      # as the phasing benchmark counts it: a failed solve
+        sol = None
+        row.update(solved_80=False, phased=False, matched=0.0, error=f'solve: {type(e).__name__}: {e}'[:160])
+    if sol is not None:
+        ev = evaluate(sol, xs_ref)
+        row.update(solved_80=bool(ev['solved']), phased=bool(ev['phased']), matched=round(ev['matched_fraction'], 3),
+                   phase_error=None if ev['phase_error'] is None else round(ev['phase_error'], 1), cpu_solve=round(sol.seconds, 1))
+        try:
+            asu = asu_content(content, fo_sq.crystal_symmetry())
+            if sol.chosen < 0: raise RefinementError('no solution to refine (no candidate passed the solver)')
+            atoms = assign_elements(sol.peaks, sol.candidates[sol.chosen]['heights'], asu, fo_sq.crystal_symmetry())
+            r = refine(atoms, fo_sq, asu)
+            acc, bc = solution_element_accuracy(sol, r.xs, xs_ref), bond_check(r.xs)
+            row.update(elements=round(acc['fraction'], 3), r1=round(r.r1_gt, 4), wr2=round(r.wr2, 4), goof=round(r.goof, 3),
+                       peak=round(r.peak, 2), hole=round(r.hole, 2), bonds_ok=f"{bc['ok']}/{bc['checked']}")
+        except REFINE_ERRORS as e: row.update(error=f'refine: {type(e).__name__}: {e}'[:160])
     t = unique_sites(non_h_atoms(xs_ref))
     row['r1_true'] = round(refine(t, fo_sq).r1_gt, 4)
     wrong, row['wrong_how'] = misplaced(t, seed=case_seed(case, seed))
     try: row['r1_wrong'] = round(refine(wrong, fo_sq, hydrogens=False).r1_gt, 4)
-    except RefinementError: row['r1_wrong'] = 'diverged'
-    row['r1_random'] = random_phase_r1(rec, fo_sq, asu, sol.n_peaks, seed) if asu is not None else None   # the formula does not fit the cell
+    except REFINE_ERRORS as e: row['r1_wrong'] = failed(e)
+    row['r1_random'] = None if asu is None else random_phase_r1(sol.rec, fo_sq, asu, sol.n_peaks, seed)   # the data the solver phased, random phases; None: no solve, or the formula does not fit the cell
     row['cpu_s'] = round(time.process_time() - t0, 1)
     return row
 
@@ -114,35 +150,93 @@ def measured_table(out):
     return rows
 
 
-def main(argv=None):
+def agreement(rows, truth:str='solved_80', thresholds=THRESHOLDS) -> list:
+    "For each X: the 2x2 counts of (R1 < X) against the reference's `truth`, agreement k/n with its 95 % Wilson interval; a row without R1 (no candidate, refinement failed) is 'not below X'. Beside: wrong models (misplaced, random phases) that refine below X."
+    ok = [bool(r[truth]) for r in rows]
+    below = lambda v, x: isinstance(v, (int, float)) and not isinstance(v, bool) and v < x
+    out = []
+    for x in thresholds:
+        acc = [below(r.get('r1'), x) for r in rows]
+        c = {(a, o): sum(1 for ai, oi in zip(acc, ok) if (ai, oi) == (a, o)) for a in (True, False) for o in (True, False)}
+        k, n = c[True, True] + c[False, False], len(rows)
+        out.append(dict(x=x, n=n, accept_solved=c[True, True], false_accepts=c[True, False], false_rejects=c[False, True], reject_failed=c[False, False],
+                        agree=k, rate=None if n == 0 else round(k / n, 4), ci95=list(wilson_interval(k, n)),
+                        wrong_below=sum(below(r.get('r1_wrong'), x) for r in rows), random_below=sum(below(r.get('r1_random'), x) for r in rows)))
+    return out
+
+
+def agreement_table(table:list, truth:str) -> str:
+    "Markdown of `agreement`."
+    head = (f"| X | R1<X & {truth} | R1<X, not {truth} (false accept) | R1≥X or none, {truth} (false reject) | R1≥X or none, not {truth} | agree k/n | rate [95 % Wilson] | misplaced R1<X | random R1<X |\n"
+            "|---|---|---|---|---|---|---|---|---|\n")
+    pct = lambda v: '–' if v is None else f"{100 * v:.0f}"
+    return head + ''.join(f"| {t['x']:.2f} | {t['accept_solved']} | {t['false_accepts']} | {t['false_rejects']} | {t['reject_failed']} | {t['agree']}/{t['n']} | "
+                          f"{pct(t['rate'])} % [{pct(t['ci95'][0])}, {pct(t['ci95'][1])}] | {t['wrong_below']} | {t['random_below']} |\n" for t in table)
+
+
+def select_cases(cod:list) -> list:
+    "Cases of --cod: 'all', 'monoclinic' (a group of ../shared/cod) or file names there; sucrose and thpp always. An unknown name is a one-line error."
+    if cod in (['all'], ['monoclinic']): return real_cases(groups=cod[0])
+    folder = cod_dir()
+    missing = [n for n in cod if folder is None or not (folder / n).is_file()]
+    if missing: raise SystemExit(f"bench/refinement.py: --cod {missing[0]}: no such file in {folder} (give file names there, 'all' or 'monoclinic')")
+    return [Case('real', n, ('cif', str(folder / n))) for n in cod] + list(B.BUILTIN_REAL)
+
+
+def parse(argv):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('--cod', nargs='*', default=list(DEFAULT_COD), help="COD file names in ../shared/cod, or 'all'")
-    p.add_argument('--d-min', type=float, default=0.8)
-    p.add_argument('--out', default=None, help='JSON of the rows (default runs/refinement.json, with --measured runs/refinement_measured.json)')
+    p.add_argument('--cod', nargs='*', default=list(DEFAULT_COD), help="COD file names in ../shared/cod, or 'all', or 'monoclinic'")
+    p.add_argument('--d-min', type=float, default=0.8, help='resolution solved at (extended to, with --extend), Å')
+    p.add_argument('--d-low', type=float, default=None, help="the user's data: cut here, refined against; solved from it (extended with --extend)")
+    p.add_argument('--extend', default=None, help=f"an extension method of xrdphase.extension ({', '.join(METHODS)}); needs --d-low")
+    p.add_argument('--solver', default='fixed', choices=sorted(B.SOLVERS), help="charge-flipping settings of xrdphase.benchmark.SOLVERS (default fixed)")
+    p.add_argument('--max-runs', type=int, default=4, help="runs per case where the solver does not fix them (as bench/phasing.py)")
+    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--out', default='runs/bench_refinement', help='folder: rows.jsonl (the cache), summary.json (measured.json with --measured)')
     p.add_argument('--measured', action='store_true', help='the measured CIFs of tests/data instead of calculated data')
     a = p.parse_args(argv)
+    if a.extend is not None and a.d_low is None: raise SystemExit("bench/refinement.py: --extend needs --d-low (the resolution of the user's data)")
+    if a.d_low is not None and a.d_low <= a.d_min: raise SystemExit(f"bench/refinement.py: --d-low {a.d_low} must be coarser than --d-min {a.d_min}")
+    family = (a.extend or '').split(':', 1)[0]
+    if a.extend is not None and a.extend not in METHODS and not (family in ('model', 'set', 'hybrid') and ':' in a.extend):
+        raise SystemExit(f"bench/refinement.py: --extend {a.extend}: not a method of xrdphase.extension ({', '.join(METHODS)})")
+    return a
+
+
+COLS = ('name', 'n_obs', 'd_min', 'solved_80', 'phased', 'matched', 'elements', 'r1', 'r1_true', 'r1_wrong', 'r1_random', 'wr2', 'goof', 'bonds_ok',
+        'peak', 'hole', 'cpu_solve', 'cpu_s', 'wrong_how')
+
+
+def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    a = parse(argv)
+    out = Path(a.out)
     if a.measured:
-        out = Path(a.out or 'runs/refinement_measured.json')
-        rows = measured_table(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(dict(command='python bench/refinement.py ' + ' '.join(argv or []), rows=rows), indent=1))
+        rows = measured_table(out / 'measured')
+        atomic_write_text(out / 'measured.json', json.dumps(dict(command='python bench/refinement.py ' + ' '.join(argv), rows=rows), indent=1))
         return
-    a.out = a.out or 'runs/refinement.json'
-    if a.cod == ['all']: cases = [c for c in real_cases() if c.source[0] == 'cif']
-    else:
-        from xrdphase.core import cod_dir
-        cases = [Case('real', n, ('cif', str(cod_dir() / n))) for n in a.cod]
-    cases += [Case('real', 'sucrose', ('sucrose',)), Case('real', 'thpp (measured)', ('thpp-measured',))]
+    cases, cond = select_cases(a.cod), condition(a.d_min, a.d_low, a.extend, a.solver)
+    cache = out / 'rows.jsonl'
+    done = read_rows(cache)
+    atomic_write_text(cache, ''.join(json.dumps(r) + '\n' for r in done.values()))   # a torn last line (a killed run) dropped before appending
+    print(f"condition: {cond.name} (refined against the data to {a.d_low or a.d_min} Å)\n" + ' | '.join(COLS))
     rows = []
-    cols = ('name', 'n_obs', 'd_min', 'solved_80', 'elements', 'r1', 'r1_true', 'r1_wrong', 'r1_random', 'wr2', 'goof', 'bonds_ok', 'peak', 'hole', 'cpu_s', 'wrong_how')
-    print(' | '.join(cols))
-    for c in cases:
-        rows.append(run_case(c, a.d_min))
-        print(' | '.join(str(rows[-1].get(k, '')) for k in cols) + (f"  ({rows[-1]['error']})" if 'error' in rows[-1] else ''), flush=True)
-    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out).write_text(json.dumps(dict(command='python bench/refinement.py ' + ' '.join(argv or []), d_min=a.d_min, rows=rows), indent=1))
+    with open(cache, 'a') as fh:
+        for c in cases:
+            key = case_key(c, cond, a.seed, a.max_runs)
+            if key not in done:
+                done[key] = dict(run_case(c, cond, a.seed, a.max_runs), key=key)
+                fh.write(json.dumps(done[key]) + '\n')
+                fh.flush()
+            rows.append(done[key])
+            print(' | '.join(str(rows[-1].get(k, '')) for k in COLS) + (f"  ({rows[-1]['error']})" if 'error' in rows[-1] else ''), flush=True)
+    tables = {t: agreement(rows, t) for t in ('solved_80', 'phased')}
+    print("\nDoes 'refined R1 below X' agree with the reference's verdict? Every X is shown; none is chosen on these structures.")
+    for t, tab in tables.items(): print(f"\nagainst {t} (n = {len(rows)}; no candidate or failed refinement counts as 'R1 not below X'):\n" + agreement_table(tab, t), end='')
+    atomic_write_text(out / 'summary.json', json.dumps(dict(command='python bench/refinement.py ' + ' '.join(argv), version=VERSION, condition=cond.name,
+                                                            d_min=a.d_min, d_low=a.d_low, extend=a.extend, solver=a.solver, seed=a.seed, max_runs=a.max_runs,
+                                                            thresholds=list(THRESHOLDS), agreement=tables, rows=rows), indent=1, ensure_ascii=False))
 
 
 if __name__ == '__main__':
-    import sys
-    main(sys.argv[1:])
+    main()

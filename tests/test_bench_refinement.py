@@ -1,0 +1,74 @@
+"bench/refinement.py: the table of 'refined R1 below X' against the reference's verdict, the row cache, and its one-line argument errors."
+import xrdphase  # noqa: F401
+import importlib.util, json
+from pathlib import Path
+import pytest
+from xrdphase.benchmark import Case, wilson_interval
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def bench():
+    spec = importlib.util.spec_from_file_location('bench_refinement', ROOT / 'bench' / 'refinement.py')
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+# (r1, solved_80, phased, r1_wrong, r1_random): a good solve, a wrong one that refines well, a good one that refines badly,
+# no candidate (r1 None), a right solve whose refinement failed (r1 None), a plain failure
+ROWS = [dict(name=n, r1=r, solved_80=s, phased=p, r1_wrong=w, r1_random=x) for n, r, s, p, w, x in [
+    ('good', 0.05, True, True, 0.45, 0.50), ('wrong-but-low', 0.12, False, True, 0.14, 'diverged'), ('good-but-high', 0.22, True, True, 0.50, 0.52),
+    ('no candidate', None, False, False, 0.48, None), ('refine failed', None, True, True, 'diverged', 0.55), ('failed', 0.40, False, False, 0.47, 0.51)]]
+
+# X: (R1<X & solved, false accepts, false rejects, R1>=X-or-none & not solved), worked out by hand from ROWS
+EXPECTED = {0.10: (1, 0, 2, 3), 0.15: (1, 1, 2, 2), 0.20: (1, 1, 2, 2), 0.25: (2, 1, 1, 2), 0.30: (2, 1, 1, 2)}
+
+
+def check(table, expected):
+    for t in table:
+        assert (t['accept_solved'], t['false_accepts'], t['false_rejects'], t['reject_failed']) == expected[t['x']], t
+        k = t['accept_solved'] + t['reject_failed']
+        assert (t['agree'], t['n'], t['rate'], tuple(t['ci95'])) == (k, len(ROWS), round(k / len(ROWS), 4), wilson_interval(k, len(ROWS)))
+
+
+def test_agreement_counts(bench):
+    table = bench.agreement(ROWS, 'solved_80')
+    assert [t['x'] for t in table] == list(bench.THRESHOLDS)
+    check(table, EXPECTED)
+    with pytest.raises(AssertionError): check(table, {**EXPECTED, 0.25: (2, 0, 1, 3)})      # one count wrong: the check sees it
+    assert [(t['wrong_below'], t['random_below']) for t in table] == [(0, 0), (1, 0), (1, 0), (1, 0), (1, 0)]   # 'diverged' and None are not below X
+    phased = bench.agreement(ROWS, 'phased')
+    assert [(t['accept_solved'], t['false_accepts']) for t in phased][1] == (2, 0)          # at X = 0.15 the low wrong-atoms row is phased
+    md = bench.agreement_table(table, 'solved_80')
+    assert md.count('\n') == 2 + len(bench.THRESHOLDS) and '| 0.15 | 1 | 1 | 2 | 2 | 3/6 |' in md
+
+
+def test_argument_errors(bench, tmp_path):
+    for argv, words in [(['--cod', 'nope.cif'], '--cod nope.cif: no such file'), (['--extend', 'float+recycle'], '--extend needs --d-low'),
+                        (['--d-low', '1.5', '--extend', 'bogus', '--d-min', '1.0'], '--extend bogus: not a method'),
+                        (['--d-low', '0.8', '--d-min', '1.0'], 'must be coarser')]:
+        with pytest.raises(SystemExit) as e: bench.main(argv + ['--out', str(tmp_path)])
+        assert words in str(e.value.code) and '\n' not in str(e.value.code), argv
+    assert list(tmp_path.iterdir()) == []             # nothing written
+
+
+def test_rows_cached_and_summary(bench, tmp_path, monkeypatch, capsys):
+    cases = [Case('real', r['name'], ('made',)) for r in ROWS]
+    rows = {r['name']: r for r in ROWS}
+    calls = []
+    monkeypatch.setattr(bench, 'select_cases', lambda cod: cases)
+    monkeypatch.setattr(bench, 'run_case', lambda case, cond, seed, max_runs: calls.append(case.name) or dict(rows[case.name]))
+    argv = ['--d-low', '1.5', '--extend', 'float+recycle', '--d-min', '1.0', '--out', str(tmp_path)]
+    bench.main(argv)
+    assert calls == [r['name'] for r in ROWS]
+    with open(tmp_path / 'rows.jsonl', 'a') as fh: fh.write('{"key": "torn')          # a killed run's last line
+    bench.main(argv)
+    assert len(calls) == len(ROWS)                    # the rerun solved nothing
+    s = json.loads((tmp_path / 'summary.json').read_text())
+    check(s['agreement']['solved_80'], EXPECTED)
+    assert s['condition'] == 'float+recycle 1.5→1.0 Å [600 cycles]' and len(s['rows']) == len(ROWS)
+    assert 'none is chosen on these structures' in capsys.readouterr().out
+    bench.main(argv[:-2] + ['--solver', 'smtbx', '--out', str(tmp_path)])
+    assert len(calls) == 2 * len(ROWS)                # other settings: other keys
