@@ -54,6 +54,11 @@ def merge_reference(summary:dict, rows:list, groups:list) -> tuple:
     return summary, [r for r in old_rows if r['group'] in keep] + rows
 
 
+def only_groups(summary:dict, rows:list, write:list) -> tuple:
+    "(summary, rows, groups) of the groups in `write` only: the per-group fields and the rows."
+    return {**summary, **{k: {g: summary[k][g] for g in write if g in summary[k]} for k in PER_GROUP}}, [r for r in rows if r['group'] in write], write
+
+
 def conditions(a, group:str) -> list:
     "The conditions of one group from the command line: for each --solver, the standard rows, the models, the methods."
     names = a.model + (a.generated_model if group == 'generated' else [])
@@ -120,6 +125,7 @@ def main(argv=None):
     ap.add_argument('--workers', type=int, default=1, help='processes (at most 2 on the shared machine)')
     ap.add_argument('--out', default=str(ROOT / 'runs' / 'bench_phasing'), help='folder of cases.jsonl and summary.json (default runs/bench_phasing)')
     ap.add_argument('--update-reference', action='store_true', help='write reference/phasing_benchmark.json and reference/phasing_cases.jsonl')
+    ap.add_argument('--update-groups', default=None, metavar='G,...', help='with --update-reference: write only these of the groups run (e.g. a noisy group whose noise-free rows are committed by a larger run)')
     ap.add_argument('--quick', action='store_true', help='4 real + 3 generated structures, 2 runs each (a smoke test)')
     ap.add_argument('--noise', nargs='*', default=[], choices=list(B.NOISE_LEVELS),
                     help="also each group's structures as measured at these noise levels (xrdphase.measurement), paired with the noise-free rows")
@@ -140,6 +146,7 @@ def main(argv=None):
     max_runs = 2 if a.quick else a.max_runs
     noisy = B.noisy_cases(cases, a.noise)
     cases, groups = cases + noisy, groups + list(dict.fromkeys(c.group for c in noisy))
+    if a.update_groups and not set(a.update_groups.split(',')) <= set(groups): ap.error(f"--update-groups: {a.update_groups} not among the groups run: {groups}")
     conds = {g: conditions(a, B.base_group(g)) for g in groups}
     out = Path(a.out)
     print(f"{len(cases)} structures ({', '.join(f'{g}: {sum(c.group == g for c in cases)}' for g in groups)}), {len(failed)} generated "
@@ -164,7 +171,7 @@ def main(argv=None):
         print('\n**Measured or noisy against calculated** (same structures, same solving seeds)\n\n' + B.noise_table(summary['noise_pairs']))
     atomic_write_text(out / 'summary.json', json.dumps(summary, indent=1))
     if a.update_reference:
-        summary, rows = merge_reference(summary, rows, groups)
+        summary, rows = merge_reference(*only_groups(summary, rows, a.update_groups.split(",") if a.update_groups else groups))
         atomic_write_text(REF_JSON, json.dumps(summary, indent=1))
         atomic_write_text(REF_ROWS, ''.join(json.dumps(r) + '\n' for r in rows))
     print(json.dumps(summary))

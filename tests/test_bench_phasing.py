@@ -30,6 +30,18 @@ def test_one_group_replaces_only_itself(bench):
     assert [r['key'] for r in rows] == ['generated', 'new']
 
 
+def test_update_only_some_groups(bench):
+    old = dict(_summary(bench, ['real', 'generated'], 'old'), generated_failed=[])
+    bench.REF_JSON.write_text(json.dumps(old))
+    bench.REF_ROWS.write_text(''.join(json.dumps(dict(group=g, key='old')) + '\n' for g in ('real', 'generated')))
+    ran = _summary(bench, ['real', 'real · middle noise'], 'new')
+    s, rows = bench.merge_reference(*bench.only_groups(ran, [dict(group='real', key='new'), dict(group='real · middle noise', key='new')], ['real · middle noise']))
+    assert s['table'] == {'real': 'old real', 'generated': 'old generated', 'real · middle noise': 'new real · middle noise'}
+    assert sorted((r['group'], r['key']) for r in rows) == [('generated', 'old'), ('real', 'old'), ('real · middle noise', 'new')]
+    with pytest.raises(SystemExit):                                       # a group the run did not run: refused before any solving
+        bench.main(['--groups', 'real', '--real-groups', 'monoclinic', '--update-reference', '--update-groups', 'generated'])
+
+
 def test_another_version_is_not_kept(bench):
     bench.REF_JSON.write_text(json.dumps(dict(_summary(bench, ['generated'], 'old'), version=bench.B.VERSION - 1)))
     s, rows = bench.merge_reference(_summary(bench, ['real'], 'new'), [], ['real'])
