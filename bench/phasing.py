@@ -54,6 +54,16 @@ def merge_reference(summary:dict, rows:list, groups:list) -> tuple:
     return summary, [r for r in old_rows if r['group'] in keep] + rows
 
 
+def group_names(a) -> list:
+    "The names of the groups a command line runs (before any structure is read): real or real (any space group), measured and its twins, generated, and their noisy copies."
+    base = []
+    for g in a.groups.split(','):
+        if g == 'real': base.append('real' if a.real_groups == 'monoclinic' else REAL_ANY)
+        elif g == 'measured': base += [B.MEASURED_GROUP, f"{B.MEASURED_GROUP} · {B.MEASURED_TAG}"]
+        else: base.append(g)
+    return base + [B.noise_group(g, lv) for lv in a.noise for g in base if B.base_group(g) != B.MEASURED_GROUP]
+
+
 def only_groups(summary:dict, rows:list, write:list) -> tuple:
     "(summary, rows, groups) of the groups in `write` only: the per-group fields and the rows."
     return {**summary, **{k: {g: summary[k][g] for g in write if g in summary[k]} for k in PER_GROUP}}, [r for r in rows if r['group'] in write], write
@@ -133,6 +143,8 @@ def main(argv=None):
     a.solver, a.models_with = a.solver or ['smtbx', 'fixed'], a.models_with or ['smtbx']
     if a.workers > 2: ap.error('--workers: at most 2 on the shared machine')
     groups = a.groups.split(',')
+    if a.update_groups and not set(a.update_groups.split(',')) <= set(group_names(a)):
+        ap.error(f"--update-groups: {a.update_groups} not among the groups this command runs: {group_names(a)}")
     cases, failed = [], []
     if 'real' in groups:
         cases += real_group(a)
@@ -146,7 +158,6 @@ def main(argv=None):
     max_runs = 2 if a.quick else a.max_runs
     noisy = B.noisy_cases(cases, a.noise)
     cases, groups = cases + noisy, groups + list(dict.fromkeys(c.group for c in noisy))
-    if a.update_groups and not set(a.update_groups.split(',')) <= set(groups): ap.error(f"--update-groups: {a.update_groups} not among the groups run: {groups}")
     conds = {g: conditions(a, B.base_group(g)) for g in groups}
     out = Path(a.out)
     print(f"{len(cases)} structures ({', '.join(f'{g}: {sum(c.group == g for c in cases)}' for g in groups)}), {len(failed)} generated "

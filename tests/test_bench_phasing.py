@@ -38,7 +38,10 @@ def test_update_only_some_groups(bench):
     s, rows = bench.merge_reference(*bench.only_groups(ran, [dict(group='real', key='new'), dict(group='real · middle noise', key='new')], ['real · middle noise']))
     assert s['table'] == {'real': 'old real', 'generated': 'old generated', 'real · middle noise': 'new real · middle noise'}
     assert sorted((r['group'], r['key']) for r in rows) == [('generated', 'old'), ('real', 'old'), ('real · middle noise', 'new')]
-    with pytest.raises(SystemExit):                                       # a group the run did not run: refused before any solving
+    import argparse
+    ns = argparse.Namespace(groups='real,measured', real_groups='all', noise=['middle'])
+    assert bench.group_names(ns) == [bench.REAL_ANY, 'measured sets', 'measured sets · measured', f'{bench.REAL_ANY} · middle noise']
+    with pytest.raises(SystemExit):                                       # a group the run does not run: refused before any structure is read
         bench.main(['--groups', 'real', '--real-groups', 'monoclinic', '--update-reference', '--update-groups', 'generated'])
 
 
