@@ -40,7 +40,8 @@ REFERENCE_MODELS = [(f'{label} ({how})', str(W / f'd2_{arch}_{stage}.pt'), None 
 
 REF_JSON, REF_ROWS = ROOT / 'reference' / 'phasing_benchmark.json', ROOT / 'reference' / 'phasing_cases.jsonl'
 REAL_ANY = B.REAL_ANY     # the real group's name with --real-groups all ('real': the monoclinic rows)
-PER_GROUP = ('table', 'n', 'conditions', 'command', 'wall_seconds', 'cpu_seconds', 'families')
+GEN_ANY = B.GENERATED_ANY   # the generated group's name with --generated-groups organic ('generated': the monoclinic rows)
+PER_GROUP = ('table', 'n', 'conditions', 'command', 'wall_seconds', 'cpu_seconds', 'families', 'failed')
 
 
 def merge_reference(summary:dict, rows:list, groups:list) -> tuple:
@@ -60,6 +61,7 @@ def group_names(a) -> list:
     for g in a.groups.split(','):
         if g == 'real': base.append('real' if a.real_groups == 'monoclinic' else REAL_ANY)
         elif g == 'measured': base += [B.MEASURED_GROUP, f"{B.MEASURED_GROUP} · {B.MEASURED_TAG}"]
+        elif g == 'generated': base.append('generated' if a.generated_groups == 'monoclinic' else GEN_ANY)
         else: base.append(g)
     return base + [B.noise_group(g, lv) for lv in a.noise for g in base if B.base_group(g) != B.MEASURED_GROUP]
 
@@ -71,7 +73,7 @@ def only_groups(summary:dict, rows:list, write:list) -> tuple:
 
 def conditions(a, group:str) -> list:
     "The conditions of one group from the command line: for each --solver, the standard rows, the models, the methods."
-    names = a.model + (a.generated_model if group == 'generated' else [])
+    names = a.model + (a.generated_model if group in ('generated', GEN_ANY) else [])
     models = [m for m in REFERENCE_MODELS if (a.reference_models and group in ('real', REAL_ANY)) or m[0] in names]
     models += [(w.split('=', 1)[0], w.split('=', 1)[1], None) for w in a.weights]
     out = []
@@ -154,6 +156,9 @@ def main(argv=None):
         groups = [g for g in groups if g != 'measured'] + [B.MEASURED_GROUP, f"{B.MEASURED_GROUP} · {B.MEASURED_TAG}"]
     if 'generated' in groups:
         gen, failed = B.generated_cases(3 if a.quick else a.n_generated, spec=generated_spec(a.generated_groups))
+        if a.generated_groups == 'organic':
+            gen = [dataclasses.replace(c, group=GEN_ANY) for c in gen]
+            groups = [GEN_ANY if g == 'generated' else g for g in groups]
         cases += gen
     max_runs = 2 if a.quick else a.max_runs
     noisy = B.noisy_cases(cases, a.noise)
@@ -174,7 +179,7 @@ def main(argv=None):
                    n={g: sum(c.group == g for c in cases) for g in groups}, generated_failed=failed, seen={k: sorted(v) for k, v in seen.items()},
                    conditions={g: [dataclasses.asdict(c) for c in conds[g]] for g in groups}, table=table, wall_seconds={g: round(time.perf_counter() - t0, 1) for g in groups},
                    cpu_seconds={g: round(sum(r.get('cpu_seconds', 0) for r in rows if r['group'] == g), 1) for g in groups},
-                   families=family_tables(rows, conds))
+                   families=family_tables(rows, conds), failed={g: failed for g in groups if B.base_group(g) in ('generated', GEN_ANY)})
     print(B.summary_markdown(summary))
     print('\n' + family_markdown(rows, conds))
     if any(B.base_group(g) != g for g in groups):

@@ -23,11 +23,11 @@ from xrdphase.extension import METHODS
 from xrdphase.phasing import peak_search, fft_map
 from cctbx.array_family import flex
 from xrdphase.success import non_h_atoms, evaluate
-from xrdphase.refinement import (RefinementError, asu_content, assign_elements, observations, refine, solution_element_accuracy,
+from xrdphase.refinement import (RefinementError, asu_content, assign_elements, solution_peaks, observations, refine, solution_element_accuracy,
                                  bond_check, misplaced)
 
 DEFAULT_COD = ('0000102.cif', '1100651.cif', '1512116.cif', '1512297.cif')
-VERSION = 1                      # bump when a row's fields or how they are computed change: cached rows of other versions are not reused
+VERSION = 3                      # bump when a row's fields or how they are computed change: cached rows of other versions are not reused
 # smtbx's riding-H constraint raises IndexError (hydrogens.py add_hydrogen_to: pivot_neighbour_substituent_site_params[0]) on some
 # peak models, which xrdphase.refinement.placeable does not turn into a RefinementError (library gap, issue 21): a failed refinement here
 REFINE_ERRORS = (RefinementError, IndexError)
@@ -89,7 +89,7 @@ def run_case(case:Case, cond:Condition, seed:int=0, max_runs:int=4) -> dict:
         try:
             asu = asu_content(content, fo_sq.crystal_symmetry())
             if sol.chosen < 0: raise RefinementError('no solution to refine (no candidate passed the solver)')
-            atoms = assign_elements(sol.peaks, sol.candidates[sol.chosen]['heights'], asu, fo_sq.crystal_symmetry())
+            atoms = assign_elements(*solution_peaks(sol, asu), asu, fo_sq.crystal_symmetry())
             r = refine(atoms, fo_sq, asu)
             acc, bc = solution_element_accuracy(sol, r.xs, xs_ref), bond_check(r.xs)
             row.update(elements=round(acc['fraction'], 3), r1=round(r.r1_gt, 4), wr2=round(r.wr2, 4), goof=round(r.goof, 3),
@@ -176,12 +176,13 @@ def agreement_table(table:list, truth:str) -> str:
 
 
 def select_cases(cod:list) -> list:
-    "Cases of --cod: 'all', 'monoclinic' (a group of ../shared/cod) or file names there; sucrose and thpp always. An unknown name is a one-line error."
+    "Cases of --cod: 'all', 'monoclinic' (a group of ../shared/cod) or file names there (the cases of 'all' from them: same names, same seeds); sucrose and thpp always. An unknown name is a one-line error."
     if cod in (['all'], ['monoclinic']): return real_cases(groups=cod[0])
     folder = cod_dir()
     missing = [n for n in cod if folder is None or not (folder / n).is_file()]
     if missing: raise SystemExit(f"bench/refinement.py: --cod {missing[0]}: no such file in {folder} (give file names there, 'all' or 'monoclinic')")
-    return [Case('real', n, ('cif', str(folder / n))) for n in cod] + list(B.BUILTIN_REAL)
+    files = {str(folder / n) for n in cod}
+    return [c for c in real_cases(groups='all') if c.source[0] == 'cif' and c.source[1] in files] + list(B.BUILTIN_REAL)
 
 
 def parse(argv):

@@ -45,6 +45,13 @@ def test_update_only_some_groups(bench):
         bench.main(['--groups', 'real', '--real-groups', 'monoclinic', '--update-reference', '--update-groups', 'generated'])
 
 
+def test_generated_groups(bench):
+    import argparse
+    ns = lambda which: argparse.Namespace(groups='generated', generated_groups=which, real_groups='all', noise=['middle'])
+    assert bench.group_names(ns('monoclinic')) == ['generated', 'generated · middle noise']   # the committed 'generated' rows stay monoclinic
+    assert bench.group_names(ns('organic')) == [bench.GEN_ANY, f'{bench.GEN_ANY} · middle noise']
+
+
 def test_another_version_is_not_kept(bench):
     bench.REF_JSON.write_text(json.dumps(dict(_summary(bench, ['generated'], 'old'), version=bench.B.VERSION - 1)))
     s, rows = bench.merge_reference(_summary(bench, ['real'], 'new'), [], ['real'])

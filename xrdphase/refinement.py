@@ -4,11 +4,11 @@
 
 # %% auto #0
 __all__ = ['MAX_VALENCE', 'BOND_RANGES', 'AFIX', 'RES_ORDER', 'CPK', 'RefinementError', 'parse_formula', 'asu_content',
-           'peaks_structure', 'bonds', 'bond_angles', 'prune_peaks', 'chemistry_cost', 'assign_elements',
-           'element_accuracy', 'solution_element_accuracy', 'add_riding_hydrogens', 'riding_constraints',
-           'observations', 'ls_cycles', 'placeable', 'difference_map', 'reassign_from_map', 'swap_by_u', 'Refinement',
-           'refine', 'misplaced', 'bond_check', 'cif_text', 'fcf_text', 'shelxl_res', 'check_res',
-           'molecule_coordinates', 'projected_ellipse', 'plot_molecule', 'refine_and_write']
+           'peaks_structure', 'bonds', 'bond_angles', 'prune_peaks', 'chemistry_cost', 'solution_peaks', 'site_weights',
+           'n_sites', 'element_slots', 'assign_elements', 'element_accuracy', 'solution_element_accuracy',
+           'add_riding_hydrogens', 'riding_constraints', 'observations', 'ls_cycles', 'placeable', 'difference_map',
+           'reassign_from_map', 'swap_by_u', 'Refinement', 'refine', 'misplaced', 'bond_check', 'cif_text', 'fcf_text',
+           'shelxl_res', 'check_res', 'molecule_coordinates', 'projected_ellipse', 'plot_molecule', 'refine_and_write']
 
 # %% ../nbs/08e_refinement.ipynb #a9472187
 import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
@@ -30,7 +30,7 @@ import iotbx.shelx
 from iotbx.shelx.writer import generator as _shelx_lines
 from .core import atomic_write_text
 from .diffraction import Reflections
-from .phasing import Solution
+from .phasing import Solution, peak_search
 from .files import _hkl_array, align_reference, peak_distances
 from .success import non_h_atoms
 
@@ -57,11 +57,13 @@ def asu_content(formula, # a formula string (per molecule) or a dict (per cell, 
                 symmetry, # the data's cctbx crystal symmetry
                 vol_per_atom=(10.0, 35.0), # accepted Å³ per non-H atom in the cell
                ) -> dict:
-    "Atoms per asymmetric unit; a formula string is scaled to Z·Z' molecules, Z' from 18 Å³ per non-H atom."
+    "Atoms per asymmetric unit; a formula string is scaled to Z·Z' molecules, Z' from 18 Å³ per non-H atom (1/2 where Z' = 1 leaves over 25 Å³ and the group has special positions)."
     f, z, v = parse_formula(formula), symmetry.space_group().order_z(), symmetry.unit_cell().volume()
     heavy = lambda c: sum(n for e, n in c.items() if e not in ('H', 'D'))
     if heavy(f) == 0: raise RefinementError(f"formula {formula!r}: no atoms other than H")
-    if not isinstance(formula, dict): f = {e: n * z * max(1, round(v / (18.0 * heavy(f) * z))) for e, n in f.items()}
+    zp = v / (18.0 * heavy(f) * z)                                              # Z' as the volume says; 1/2: a molecule on a special position
+    half = zp < 0.7 and symmetry.space_group_info().wyckoff_table().size() > 1  # (P2₁, P2₁2₁2₁, P1 have none)
+    if not isinstance(formula, dict): f = {e: n * z * (0.5 if half else max(1, round(zp))) for e, n in f.items()}
     per_atom = v / heavy(f)
     if not vol_per_atom[0] <= per_atom <= vol_per_atom[1]:
         raise RefinementError(f"formula {formula!r}: {per_atom:.1f} Å³ per non-H atom in the cell of {v:.0f} Å³ (Z = {z}); "
@@ -129,6 +131,43 @@ def chemistry_cost(e:str, nb, angles) -> float:
     if n == 2 and e == 'O' and d[-1] > 1.40 and min(angles) < 118: cost -= 0.5                        # ether or ester O
     return cost
 
+# %% ../nbs/08e_refinement.ipynb #e3639091
+def solution_peaks(sol:Solution, # a solution (`xrdphase.phasing.solve`)
+                   content:dict, # atoms per asymmetric unit (`asu_content`)
+                   extra:float=1.5, # peaks per non-H atom of the formula (atoms on special positions count in part)
+                  ) -> tuple:
+    "(sites, heights) of the chosen map's highest peaks: more than the formula's atoms, for `assign_elements` to choose from."
+    n = math.ceil(extra * sum(v for e, v in content.items() if e not in ('H', 'D'))) + 4
+    return peak_search(sol.fft_map(sol.chosen), n)
+
+def site_weights(sites, # (n, 3) fractional sites (a site within 0.5 Å of a special position counts as on it)
+                 symmetry, # cctbx crystal symmetry
+                ) -> np.ndarray:
+    "Each site's share of an atom of the asymmetric unit: 1 in a general position, 1/2 on a mirror or a 2-fold axis, ..."
+    xs = peaks_structure(sites, symmetry)
+    return np.array([sc.multiplicity() for sc in xs.scatterers()], float) / symmetry.space_group().order_z()
+
+def n_sites(weights, # `site_weights` of the candidate peaks, highest first
+            content:dict, # atoms per asymmetric unit (`asu_content`; a cell's count over the group's order, so 1/2 for an atom on a mirror)
+           ) -> int:
+    "How many of the highest peaks make up the formula's non-H atoms: their weights sum closest to the formula's."
+    total = sum(v for e, v in content.items() if e not in ('H', 'D'))
+    return int(np.argmin(np.abs(np.cumsum(weights) - total))) + 1 if len(weights) else 0
+
+def element_slots(content:dict, # atoms per asymmetric unit
+                  n:int, # sites to fill
+                 ) -> list:
+    "`n` elements in the formula's proportions (largest remainders), and one at least of each element with 1/4 atom or more (a heavy atom on a special position); heaviest first."
+    heavy = {e: v for e, v in content.items() if e not in ('H', 'D') and v > 0}
+    share = {e: n * v / sum(heavy.values()) for e, v in heavy.items()}
+    count = {e: int(np.floor(x + 1e-9)) for e, x in share.items()}
+    for e in sorted(share, key=lambda e: count[e] - share[e])[:n - sum(count.values())]: count[e] += 1
+    for e in [e for e in heavy if count[e] == 0 and heavy[e] >= 0.25]:
+        donor = max((k for k in count if count[k] > 1), key=lambda k: count[k] - share[k], default=None)   # the most over its share
+        if donor is not None: count[donor], count[e] = count[donor] - 1, 1
+    return sorted((e for e, k in count.items() for _ in range(k)), key=lambda e: -tiny_pse.table(e).atomic_number())
+
+
 # %% ../nbs/08e_refinement.ipynb #cdaf93fb
 def assign_elements(sites, heights, # peaks (fractional, (n, 3)) and their heights
                     content:dict, # atoms per asymmetric unit (`asu_content`)
@@ -138,9 +177,9 @@ def assign_elements(sites, heights, # peaks (fractional, (n, 3)) and their heigh
                     prune:bool=True, # drop peaks first (False: every site gets an element)
                    ) -> xray.structure:
     "Non-H atoms from peaks: elements by height (scaled to the formula's electrons) and valences; labelled C1, O2, ... heaviest first."
-    heavy = {e: int(round(n)) for e, n in content.items() if e not in ('H', 'D') and round(n) > 0}
-    slots = sorted((e for e, n in heavy.items() for _ in range(n)), key=lambda e: -tiny_pse.table(e).atomic_number())
-    keep = prune_peaks(sites, heights, symmetry, len(slots)) if prune else list(range(len(heights)))
+    keep = prune_peaks(sites, heights, symmetry, len(heights)) if prune else list(range(len(heights)))
+    if prune: keep = keep[:n_sites(site_weights(np.asarray(sites)[keep], symmetry), content)]
+    slots = element_slots(content, len(keep))
     s, h = np.asarray(sites)[keep], np.asarray(heights, float)[keep]
     z = np.array([tiny_pse.table(e).atomic_number() for e in slots], float)
     scale = np.sort(h)[::-1][:len(z)].sum() / z[:len(h)].sum()                 # height per electron, ranks matched
@@ -700,7 +739,7 @@ def refine_and_write(start, # a `Solution` (its peaks) or a cctbx structure (its
     content = asu_content(formula, fo_sq.crystal_symmetry())
     if isinstance(start, Solution):
         if start.chosen < 0: raise RefinementError("the solution has no candidate (no phase transition): nothing to refine")
-        xs = assign_elements(start.peaks, start.candidates[start.chosen]['heights'], content, fo_sq.crystal_symmetry())
+        xs = assign_elements(*solution_peaks(start, content), content, fo_sq.crystal_symmetry())
     else: xs = start
     ref = refine(xs, fo_sq, content if isinstance(start, Solution) else None)
     acc = None if reference is None else (solution_element_accuracy(start, ref.xs, reference) if isinstance(start, Solution) else element_accuracy(ref.xs, reference))
