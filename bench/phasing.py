@@ -5,7 +5,8 @@ Groups (`xrdphase.benchmark`): `real` — every COD structure of ../shared/cod t
 measured intensities; `generated` — --n-generated molecular crystals of MOSES molecules of the 'test'
 split (never used for training, never an evaluation molecule), in the default spec's monoclinic groups or, with
 --generated-groups organic, in the common organic groups (P2₁/c, P-1, C2/c, P2₁2₁2₁, P2₁, Pbca, Pna2₁, P1). Conditions: true data at --d-high, data at --d-low only,
-the Wilson fill, every --method (extension methods of `xrdphase.extension`), every --weights model, and true data at
+the Wilson fill, every --method (extension methods of `xrdphase.extension`; with --origin-cc X each again with
+charge flipping's origin threshold X, chosen on a dev split by bench/origin_cc.py), every --weights model, and true data at
 the --cliff resolutions; --from-d extends data from a lower resolution too (e.g. 1.5 Å). --noise LEVEL... adds
 measured-like groups ('real · middle noise', …): the same structures with simulated measured data
 (`xrdphase.measurement`: counting noise, absorption-like error, missing reflections, zingers, French–Wilson |F|),
@@ -52,7 +53,9 @@ def merge_reference(summary:dict, rows:list, groups:list) -> tuple:
     for k in PER_GROUP: summary[k] = {**{g: old[k][g] for g in keep if g in old.get(k, {})}, **summary[k]}   # older files: no cpu_seconds
     if 'generated' in keep: summary['generated_failed'] = old['generated_failed']
     old_rows = [json.loads(line) for line in REF_ROWS.read_text().splitlines()]
-    return summary, [r for r in old_rows if r['group'] in keep] + rows
+    rows = [r for r in old_rows if r['group'] in keep] + rows
+    summary['noise_pairs'] = B.noise_pairs(rows)     # every noisy group of the merged file, not only this run's
+    return summary, rows
 
 
 def group_names(a) -> list:
@@ -81,7 +84,17 @@ def conditions(a, group:str) -> list:
         methods = [tuple(m.split('=', 1)) if '=' in m else m for m in (a.method if solver == 'fixed' else a.smtbx_method)]
         out += B.standard_conditions(a.d_low, a.d_high, models if solver in a.models_with else [], a.cliff if solver == 'smtbx' else a.cliff_fixed,
                                      methods, a.from_d, solver)
+        if solver == 'fixed' and a.origin_cc is not None:             # the same methods again with another origin threshold
+            x = origin_cc(a.origin_cc)
+            out += [B.Condition(f'{name} [600 cycles, origin cc ≥ {x}]', a.d_high, a.d_low, m, min_cc=x, **B.SOLVERS['fixed'])
+                    for name, m in (mm if isinstance(mm, tuple) else (mm, mm) for mm in methods)]
     return out
+
+
+def origin_cc(value:str) -> float:
+    "--origin-cc: a number, or 'chosen' (the dev-split choice of bench/origin_cc.py in reference/origin_cc.json)."
+    if value != 'chosen': return float(value)
+    return float(json.loads((ROOT / 'reference' / 'origin_cc.json').read_text())['chosen'])
 
 
 def family_tables(rows:list, conds:dict) -> dict:
@@ -131,6 +144,7 @@ def main(argv=None):
     ap.add_argument('--generated-model', action='append', default=[], help='a committed model for the generated group only (--reference-models: real group only)')
     ap.add_argument('--solver', action='append', default=None, choices=sorted(B.SOLVERS), help="charge-flipping settings: 'smtbx' (its skewness detector, 4 runs) and/or 'fixed' (600 cycles per attempt, 8 runs); default both")
     ap.add_argument('--models-with', action='append', default=None, help="solvers the model rows run with (default: smtbx)")
+    ap.add_argument('--origin-cc', default=None, metavar='X|chosen', help="also every --method of the fixed solver with origin threshold X (FlipSettings.min_cc); 'chosen': bench/origin_cc.py's dev-split choice")
     ap.add_argument('--cliff-fixed', type=float, nargs='*', default=[1.5], help='true data at these resolutions with the fixed solver')
     ap.add_argument('--max-runs', type=int, default=4, help='seeded charge-flipping runs per case (default 4)')
     ap.add_argument('--seed', type=int, default=0)

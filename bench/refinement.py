@@ -196,6 +196,7 @@ def parse(argv):
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--out', default='runs/bench_refinement', help='folder: rows.jsonl (the cache), summary.json (measured.json with --measured)')
     p.add_argument('--measured', action='store_true', help='the measured CIFs of tests/data instead of calculated data')
+    p.add_argument('--max-atoms', type=int, default=200, help='cases whose reference has more non-H atoms in the cell are left out: named and counted in the summary (default 200)')
     a = p.parse_args(argv)
     if a.extend is not None and a.d_low is None: raise SystemExit("bench/refinement.py: --extend needs --d-low (the resolution of the user's data)")
     if a.d_low is not None and a.d_low <= a.d_min: raise SystemExit(f"bench/refinement.py: --d-low {a.d_low} must be coarser than --d-min {a.d_min}")
@@ -207,6 +208,23 @@ def parse(argv):
 
 COLS = ('name', 'n_obs', 'd_min', 'solved_80', 'phased', 'matched', 'elements', 'r1', 'r1_true', 'r1_wrong', 'r1_random', 'wr2', 'goof', 'bonds_ok',
         'peak', 'hole', 'cpu_solve', 'cpu_s', 'wrong_how')
+
+
+def case_atoms(case:Case, d:float) -> int:
+    "Non-H atoms of the case's reference structure (the cell's), for --max-atoms."
+    return non_h_atoms(load_case(case, d)[0]).scatterers().size()
+
+
+def headline(rows) -> dict:
+    "The issue's measures over the rows that refined: elements right for >= 90 % of atoms, R1 within 0.02 of the true model's, bonds in range; k/n with 95 % Wilson intervals."
+    num = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
+    ref = [r for r in rows if num(r.get('r1'))]
+    el = sum(r['elements'] >= 0.9 for r in ref)
+    both = [r for r in ref if num(r.get('r1_true'))]
+    close = sum(r['r1'] - r['r1_true'] <= 0.02 for r in both)
+    ok, checked = (sum(int(r['bonds_ok'].split('/')[i]) for r in ref) for i in (0, 1))
+    return dict(n=len(rows), refined=len(ref), elements_90=[el, len(ref), list(wilson_interval(el, len(ref)))],
+                r1_within_002=[close, len(both), list(wilson_interval(close, len(both)))], bonds_ok=[ok, checked, round(ok / max(checked, 1), 4)])
 
 
 def main(argv=None):
@@ -222,22 +240,30 @@ def main(argv=None):
     done = read_rows(cache)
     atomic_write_text(cache, ''.join(json.dumps(r) + '\n' for r in done.values()))   # a torn last line (a killed run) dropped before appending
     print(f"condition: {cond.name} (refined against the data to {a.d_low or a.d_min} Å)\n" + ' | '.join(COLS))
-    rows = []
+    rows, left_out = [], {}
     with open(cache, 'a') as fh:
         for c in cases:
             key = case_key(c, cond, a.seed, a.max_runs)
+            if key not in done and (n := case_atoms(c, cond.d)) > a.max_atoms:
+                left_out[c.name] = f"{n} non-H atoms > --max-atoms {a.max_atoms}"
+                print(f"{c.name}: left out ({left_out[c.name]})", flush=True)
+                continue
             if key not in done:
                 done[key] = dict(run_case(c, cond, a.seed, a.max_runs), key=key)
                 fh.write(json.dumps(done[key]) + '\n')
                 fh.flush()
             rows.append(done[key])
             print(' | '.join(str(rows[-1].get(k, '')) for k in COLS) + (f"  ({rows[-1]['error']})" if 'error' in rows[-1] else ''), flush=True)
+    head = headline(rows)
+    print(f"\n{head['refined']} of {head['n']} refined ({len(left_out)} left out: {left_out or 'none'}); elements right for >= 90 % of atoms: "
+          f"{head['elements_90'][0]}/{head['elements_90'][1]}; R1 within 0.02 of the true model's: {head['r1_within_002'][0]}/{head['r1_within_002'][1]}; "
+          f"bonds in range: {head['bonds_ok'][0]}/{head['bonds_ok'][1]} ({100 * head['bonds_ok'][2]:.1f} %)")
     tables = {t: agreement(rows, t) for t in ('solved_80', 'phased')}
     print("\nDoes 'refined R1 below X' agree with the reference's verdict? Every X is shown; none is chosen on these structures.")
     for t, tab in tables.items(): print(f"\nagainst {t} (n = {len(rows)}; no candidate or failed refinement counts as 'R1 not below X'):\n" + agreement_table(tab, t), end='')
     atomic_write_text(out / 'summary.json', json.dumps(dict(command='python bench/refinement.py ' + ' '.join(argv), version=VERSION, condition=cond.name,
                                                             d_min=a.d_min, d_low=a.d_low, extend=a.extend, solver=a.solver, seed=a.seed, max_runs=a.max_runs,
-                                                            thresholds=list(THRESHOLDS), agreement=tables, rows=rows), indent=1, ensure_ascii=False))
+                                                            thresholds=list(THRESHOLDS), headline=head, left_out=left_out, agreement=tables, rows=rows), indent=1, ensure_ascii=False))
 
 
 if __name__ == '__main__':

@@ -30,12 +30,15 @@ def test_one_group_replaces_only_itself(bench):
     assert [r['key'] for r in rows] == ['generated', 'new']
 
 
+ROW = dict(structure='s', condition='c', solved=True, cpu_seconds=1.0)     # a benchmark row's fields that noise_pairs reads
+
+
 def test_update_only_some_groups(bench):
     old = dict(_summary(bench, ['real', 'generated'], 'old'), generated_failed=[])
     bench.REF_JSON.write_text(json.dumps(old))
-    bench.REF_ROWS.write_text(''.join(json.dumps(dict(group=g, key='old')) + '\n' for g in ('real', 'generated')))
+    bench.REF_ROWS.write_text(''.join(json.dumps(dict(ROW, group=g, key='old')) + '\n' for g in ('real', 'generated')))
     ran = _summary(bench, ['real', 'real · middle noise'], 'new')
-    s, rows = bench.merge_reference(*bench.only_groups(ran, [dict(group='real', key='new'), dict(group='real · middle noise', key='new')], ['real · middle noise']))
+    s, rows = bench.merge_reference(*bench.only_groups(ran, [dict(ROW, group='real', key='new'), dict(ROW, group='real · middle noise', key='new')], ['real · middle noise']))
     assert s['table'] == {'real': 'old real', 'generated': 'old generated', 'real · middle noise': 'new real · middle noise'}
     assert sorted((r['group'], r['key']) for r in rows) == [('generated', 'old'), ('real', 'old'), ('real · middle noise', 'new')]
     import argparse
@@ -50,6 +53,18 @@ def test_generated_groups(bench):
     ns = lambda which: argparse.Namespace(groups='generated', generated_groups=which, real_groups='all', noise=['middle'])
     assert bench.group_names(ns('monoclinic')) == ['generated', 'generated · middle noise']   # the committed 'generated' rows stay monoclinic
     assert bench.group_names(ns('organic')) == [bench.GEN_ANY, f'{bench.GEN_ANY} · middle noise']
+
+
+def test_noise_pairs_of_the_merged_file(bench):
+    "A run of one noisy group writes the pairs of every noisy group in the merged reference, not only its own."
+    row = lambda g, solved: dict(group=g, structure='s', condition='c', solved=solved, phased=solved, cpu_seconds=1.0, key=g)
+    old = dict(_summary(bench, ['real', 'real · low noise'], 'old'), generated_failed=[])
+    bench.REF_JSON.write_text(json.dumps(old))
+    bench.REF_ROWS.write_text(''.join(json.dumps(r) + '\n' for r in (row('real', True), row('real · low noise', False))))
+    ran = _summary(bench, ['real', 'real · high noise'], 'new')
+    s, rows = bench.merge_reference(*bench.only_groups(ran, [row('real', True), row('real · high noise', True)], ['real · high noise']))
+    assert sorted(s['noise_pairs']) == ['real · high noise', 'real · low noise']
+    assert s['noise_pairs']['real · low noise']['c']['paired']['lost'] == 1
 
 
 def test_another_version_is_not_kept(bench):
@@ -85,3 +100,18 @@ def test_real_groups(bench, cod):
     assert [c.name for c in bench.real_group(ns('all', ['2211061:2211061']))] == ['2211061:2211061']
     with pytest.raises(SystemExit, match='2211061'):
         bench.real_group(ns('monoclinic', ['2211061:2211061']))             # P-1: not among the monoclinic ones
+
+
+def test_origin_cc_rows(bench):
+    "--origin-cc adds each fixed-solver method again with the threshold, under its own name and cache key; the others stay as they were."
+    import argparse
+    a = argparse.Namespace(model=[], generated_model=[], reference_models=False, weights=[], solver=['fixed'], method=['float+recycle'],
+                           smtbx_method=[], models_with=['smtbx'], d_low=1.2, d_high=1.0, cliff=[], cliff_fixed=[], from_d=[], origin_cc='0.7')
+    conds = bench.conditions(a, 'real')
+    extra = [c for c in conds if c.min_cc is not None]
+    assert [(c.name, c.min_cc, c.method) for c in extra] == [('float+recycle [600 cycles, origin cc ≥ 0.7]', 0.7, 'float+recycle')]
+    plain = next(c for c in conds if c.name == 'float+recycle [600 cycles]')
+    case = bench.B.Case('real', 'x', ('sucrose',))
+    assert bench.B.case_key(case, extra[0], 0, 4) == bench.B.case_key(case, bench.B.replace(extra[0], min_cc=None), 0, 4) + '|cc=0.7'
+    assert plain.min_cc is None and '|cc=' not in bench.B.case_key(case, plain, 0, 4)      # the committed rows keep their keys
+    assert len(bench.conditions(argparse.Namespace(**{**vars(a), 'origin_cc': None}), 'real')) == len(conds) - 1

@@ -29,7 +29,7 @@ from .molecular import MolecularSpec, MolecularError, molecular_structure_info, 
 from .phasing import solve
 from .success import PHASED_MAX_ERROR, case_row, solve_case, summarise
 from .files import read_hkl
-from .extension import extend, extend_solve
+from .extension import extend, extend_solve, AutoSettings
 
 # %% ../nbs/08d_benchmark.ipynb #92bbf051
 BENCH_SEED = 60606
@@ -154,6 +154,7 @@ class Condition:
     seen: str|None = None              # which real structures the method's model was trained or selected on (see `SEEN`)
     fixed_cycles: int|None = None      # charge flipping: cycles per attempt (None: smtbx's skewness detector decides)
     max_runs: int|None = None          # runs at most (None: the benchmark's)
+    min_cc: float|None = None          # charge flipping: lowest accepted origin cc (None: `FlipSettings`'s)
 
 SOLVERS = {'smtbx': dict(), 'fixed': dict(fixed_cycles=600, max_runs=8)}
 
@@ -184,12 +185,12 @@ def r_new(ext, true, measured) -> tuple:
 # %% ../nbs/08d_benchmark.ipynb #79d1db8c
 def condition_solution(cond:Condition, rec, content, seed:int, max_runs:int) -> tuple:
     "(Solution, extra row fields) of condition `cond` on the true record `rec`; for extensions, the counts and `r_new` of the extended data."
-    runs = cond.max_runs or max_runs
+    runs, tune = cond.max_runs or max_runs, {} if cond.min_cc is None else dict(min_cc=cond.min_cc)
     if cond.method is None:
-        return solve(rec.cut(max(cond.d, rec.d_min)), content=content, seed=seed, max_runs=runs, fixed_cycles=cond.fixed_cycles), {}
+        return solve(rec.cut(max(cond.d, rec.d_min)), content=content, seed=seed, max_runs=runs, fixed_cycles=cond.fixed_cycles, **tune), {}
     low = rec.cut(cond.d_low)
     t = time.process_time()
-    sol = extend_solve(low, cond.d, cond.method, content=content, seed=seed, max_runs=runs, fixed_cycles=cond.fixed_cycles)
+    sol = extend_solve(low, cond.d, cond.method, content=content, seed=seed, max_runs=runs, fixed_cycles=cond.fixed_cycles, **tune)
     extra = dict(extend_seconds=round(time.process_time() - t - sol.seconds, 3), **{k: v for k, v in sol.rec.meta.items() if k.startswith('n_')})
     _, measured = complete(low, cond.d)
     extra['r_new'], extra['n_r_new'] = r_new(sol.rec, rec.cut(max(cond.d, rec.d_min)), measured)
@@ -246,10 +247,14 @@ def bootstrap_mean(values, level:float=0.95, seed:int=0) -> tuple:
 # %% ../nbs/08d_benchmark.ipynb #8a39bf09
 VERSION = 3          # bump when solve, evaluate or the row layout change: cached rows of other versions are not reused
 
-def case_key(case:Case, cond:Condition, seed:int, max_runs:int) -> str:
+def case_key(case:Case, cond:Condition, seed:int, max_runs:int,
+             auto:AutoSettings=AutoSettings(), # the rule that method 'auto' follows (part of the key only for 'auto' rows)
+            ) -> str:
     "What a cached row was computed from."
     solver = '' if cond.fixed_cycles is None and cond.max_runs is None else f"|fixed={cond.fixed_cycles}|maxruns={cond.max_runs}"
-    return f"v{VERSION}|{case.group}|{case.name}|{cond.name}|d={cond.d}|dl={cond.d_low}|{cond.method}|seed={seed}|runs={max_runs}{solver}"
+    rule = f"|{auto}" if cond.method == 'auto' else ''
+    cc = '' if cond.min_cc is None else f"|cc={cond.min_cc}"
+    return f"v{VERSION}|{case.group}|{case.name}|{cond.name}|d={cond.d}|dl={cond.d_low}|{cond.method}|seed={seed}|runs={max_runs}{solver}{rule}{cc}"
 
 def read_rows(path) -> dict:
     "{key: row} of a JSONL cache; a torn last line (a killed run) is ignored, any other bad line is an error."

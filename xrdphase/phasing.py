@@ -262,6 +262,7 @@ class FlipSettings:
     accept_r1:float|None=0.4     # stop once a run's peak-model R1 is this good (None: run all `max_runs`)
     n_peaks:int|None=None        # peaks per asymmetric unit for the blind score (None: from the content)
     max_candidates:int=8         # candidate origins scored per run
+    min_cc:float=0.9             # lowest symmetry-correlation peak of an accepted origin (smtbx's; lower accepts partly flipped maps)
 
     def __post_init__(self):
         if self.normalisation not in NORMALISATIONS:
@@ -271,7 +272,7 @@ class FlipSettings:
         stop = f"{self.fixed_cycles} cycles" if self.fixed_cycles else f"skewness detector, ≤ {self.max_cycles} cycles"
         accept = 'every run' if self.accept_r1 is None else f"accept R1 ≤ {self.accept_r1}"
         return (f"{self.normalisation}, ≤ {self.max_runs} runs of 2 attempts ({stop}), weak {self.weak_fraction} "
-                f"δφ {math.degrees(self.delta_phi):.0f}°, {accept}")
+                f"δφ {math.degrees(self.delta_phi):.0f}°, {accept}" + ('' if self.min_cc == 0.9 else f", origin cc ≥ {self.min_cc}"))
 
 # %% ../nbs/08_phasing.ipynb #8cda35ac
 def _normalisations(normalisation, content, fell_back):
@@ -330,7 +331,7 @@ def solve(data,                       # amplitudes: a `Reflections` record or a 
     for run in range(strategy.first_run, strategy.first_run + settings.max_runs):
         flip = strategy.flipper(settings)
         sols = flip_run(flip, f_obs, np.random.default_rng(derive_seed(seed, run)), norms, settings.max_cycles, settings.fixed_cycles,
-                        start=strategy.start, origin_data=None if strategy.measured is None else f_scored)
+                        settings.min_cc, start=strategy.start, origin_data=None if strategy.measured is None else f_scored)
         cycles += flip.cycles
         if not sols: continue
         trial = add_candidates(replace(blank, phase_transition=True, candidates=[]), f_scored, sols, settings.max_candidates)
