@@ -64,6 +64,16 @@ def condition(d_min:float, d_low:float|None=None, extend:str|None=None, solver:s
     return Condition(f'{extend} {d_low:.1f}→{d_min:.1f} Å{tag}', d_min, d_low, extend, **kw)
 
 
+REF_DIR = Path(__file__).resolve().parents[1] / 'reference' / 'refinement'
+
+
+def reference_name(cod:list, cond:Condition) -> str:
+    "The committed summary's file name: the --cod selection and the condition, e.g. 'all_true_1.0.json'."
+    import re
+    which = cod[0] if cod in (['all'], ['monoclinic']) else f"{len(cod)}_files"
+    return re.sub(r'[^A-Za-z0-9.+-]+', '_', f"{which} {cond.name.replace(B.FIXED_TAG, '')}").strip('_') + '.json'
+
+
 def case_key(case:Case, cond:Condition, seed:int=0, max_runs:int=4) -> str:
     "What a cached row was computed from: this bench's version and the phasing benchmark's key of (case, condition)."
     return f"refine-v{VERSION}|{B.case_key(case, cond, seed, max_runs)}"
@@ -196,6 +206,7 @@ def parse(argv):
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--out', default='runs/bench_refinement', help='folder: rows.jsonl (the cache), summary.json (measured.json with --measured)')
     p.add_argument('--measured', action='store_true', help='the measured CIFs of tests/data instead of calculated data')
+    p.add_argument('--update-reference', action='store_true', help='also write the summary to reference/refinement/ (SLUG.json, or measured.json with --measured)')
     p.add_argument('--max-atoms', type=int, default=200, help='cases whose reference has more non-H atoms in the cell are left out: named and counted in the summary (default 200)')
     a = p.parse_args(argv)
     if a.extend is not None and a.d_low is None: raise SystemExit("bench/refinement.py: --extend needs --d-low (the resolution of the user's data)")
@@ -233,7 +244,8 @@ def main(argv=None):
     out = Path(a.out)
     if a.measured:
         rows = measured_table(out / 'measured')
-        atomic_write_text(out / 'measured.json', json.dumps(dict(command='python bench/refinement.py ' + ' '.join(argv), rows=rows), indent=1))
+        text = json.dumps(dict(command='python bench/refinement.py ' + ' '.join(argv), version=VERSION, rows=rows), indent=1)
+        for path in [out / 'measured.json'] + ([REF_DIR / 'measured.json'] if a.update_reference else []): atomic_write_text(path, text)
         return
     cases, cond = select_cases(a.cod), condition(a.d_min, a.d_low, a.extend, a.solver)
     cache = out / 'rows.jsonl'
@@ -261,9 +273,11 @@ def main(argv=None):
     tables = {t: agreement(rows, t) for t in ('solved_80', 'phased')}
     print("\nDoes 'refined R1 below X' agree with the reference's verdict? Every X is shown; none is chosen on these structures.")
     for t, tab in tables.items(): print(f"\nagainst {t} (n = {len(rows)}; no candidate or failed refinement counts as 'R1 not below X'):\n" + agreement_table(tab, t), end='')
-    atomic_write_text(out / 'summary.json', json.dumps(dict(command='python bench/refinement.py ' + ' '.join(argv), version=VERSION, condition=cond.name,
-                                                            d_min=a.d_min, d_low=a.d_low, extend=a.extend, solver=a.solver, seed=a.seed, max_runs=a.max_runs,
-                                                            thresholds=list(THRESHOLDS), headline=head, left_out=left_out, agreement=tables, rows=rows), indent=1, ensure_ascii=False))
+    text = json.dumps(dict(command='python bench/refinement.py ' + ' '.join(argv), version=VERSION, condition=cond.name, cod=a.cod,
+                           d_min=a.d_min, d_low=a.d_low, extend=a.extend, solver=a.solver, seed=a.seed, max_runs=a.max_runs,
+                           thresholds=list(THRESHOLDS), headline=head, left_out=left_out, agreement=tables, rows=rows), indent=1, ensure_ascii=False)
+    atomic_write_text(out / 'summary.json', text)
+    if a.update_reference: atomic_write_text(REF_DIR / reference_name(a.cod, cond), text)
 
 
 if __name__ == '__main__':

@@ -94,3 +94,16 @@ def test_max_atoms_left_out_and_named(bench, tmp_path, monkeypatch, capsys):
     s = json.loads((tmp_path / 'summary.json').read_text())
     assert s['left_out'] == {'failed': '300 non-H atoms > --max-atoms 200'} and len(s['rows']) == len(ROWS) - 1
     assert '3 of 5 refined (1 left out' in capsys.readouterr().out
+
+
+def test_reference_written_only_when_asked(bench, tmp_path, monkeypatch):
+    cases = [Case('real', r['name'], ('made',)) for r in ROWS]
+    monkeypatch.setattr(bench, 'select_cases', lambda cod: cases)
+    monkeypatch.setattr(bench, 'case_atoms', lambda case, d: 20)
+    monkeypatch.setattr(bench, 'run_case', lambda case, cond, seed, max_runs: next(dict(r) for r in ROWS if r['name'] == case.name))
+    monkeypatch.setattr(bench, 'REF_DIR', tmp_path / 'reference')
+    bench.main(['--cod', 'all', '--d-min', '1.0', '--out', str(tmp_path / 'runs')])
+    assert not (tmp_path / 'reference').exists()
+    bench.main(['--cod', 'all', '--d-min', '1.0', '--out', str(tmp_path / 'runs'), '--update-reference'])
+    s = json.loads((tmp_path / 'reference' / 'all_true_1.0.json').read_text())
+    assert s['headline']['refined'] == 4 and s['cod'] == ['all'] and s['command'].endswith('--update-reference')
