@@ -22,6 +22,18 @@ def cod(request):
 
 
 @pytest.fixture(scope='session')
+def bench_module():
+    "bench_module(name): the script bench/NAME.py loaded as a module (its functions, and `main(argv)`), without running it."
+    import importlib.util
+    def load(name):
+        spec = importlib.util.spec_from_file_location(f'bench_{name}', ROOT / 'bench' / f'{name}.py')
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        return mod
+    return load
+
+
+@pytest.fixture(scope='session')
 def run_python():
     "run_python(code, timeout=300, **env): `code` in a fresh interpreter at the repository root, with extra environment variables."
     def run(code, timeout=300, **env):

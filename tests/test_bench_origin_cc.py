@@ -1,18 +1,10 @@
 "bench/origin_cc.py: the dev-split choice of the origin threshold counts solved structures per candidate and breaks ties towards smtbx's 0.9."
 import xrdphase  # noqa: F401
-import importlib.util
-from pathlib import Path
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
 @pytest.fixture
-def bench():
-    spec = importlib.util.spec_from_file_location('bench_origin_cc', ROOT / 'bench' / 'origin_cc.py')
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+def bench(bench_module):
+    return bench_module('origin_cc')
 
 
 def rows(bench, solved:dict):

@@ -1,17 +1,11 @@
 "bench/phasing.py: the committed reference is written only when asked, and a run of one group keeps the other groups."
 import xrdphase  # noqa: F401
-import importlib.util, json
-from pathlib import Path
+import json
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
 @pytest.fixture
-def bench(tmp_path, monkeypatch):
-    spec = importlib.util.spec_from_file_location('bench_phasing', ROOT / 'bench' / 'phasing.py')
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+def bench(tmp_path, monkeypatch, bench_module):
+    mod = bench_module('phasing')
     monkeypatch.setattr(mod, 'REF_JSON', tmp_path / 'phasing_benchmark.json')
     monkeypatch.setattr(mod, 'REF_ROWS', tmp_path / 'phasing_cases.jsonl')
     return mod

@@ -1,19 +1,12 @@
 "bench/refinement.py: the table of 'refined R1 below X' against the reference's verdict, the row cache, and its one-line argument errors."
 import xrdphase  # noqa: F401
-import importlib.util, json
-from pathlib import Path
+import json
 import pytest
 from xrdphase.benchmark import Case, wilson_interval
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
 @pytest.fixture
-def bench():
-    spec = importlib.util.spec_from_file_location('bench_refinement', ROOT / 'bench' / 'refinement.py')
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+def bench(bench_module):
+    return bench_module('refinement')
 
 
 # (r1, solved_80, phased, r1_wrong, r1_random): a good solve, a wrong one that refines well, a good one that refines badly,

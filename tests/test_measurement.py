@@ -78,15 +78,11 @@ def test_settings_checked():
     with pytest.raises(ValueError, match='choose one of'): measure(None, 'medium')
 
 
-def test_bench_measurement_thpp():
+def test_bench_measurement_thpp(bench_module):
     "bench/measurement.py on thpp: the measured row as merging gives it, the simulated rows at the requested outer-shell I/σ."
-    import importlib.util
-    from pathlib import Path
     from xrdphase.core import cctbx_test_data
     from xrdphase.measured import read_measured
-    spec = importlib.util.spec_from_file_location('bench_measurement', Path(__file__).resolve().parent.parent / 'bench' / 'measurement.py')
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = bench_module('measurement')
     meas = read_measured(cctbx_test_data('thpp.hkl'), ins=str(cctbx_test_data('thpp.ins')))
     rows = {r['kind']: r for r in mod.compare('thpp', meas)}
     assert rows['measured']['i_sigma'] == pytest.approx(meas.merged()[1].overall['i_over_sigma'], rel=1e-9)

@@ -267,6 +267,8 @@ class FlipSettings:
     def __post_init__(self):
         if self.normalisation not in NORMALISATIONS:
             raise ValueError(f"FlipSettings(normalisation={self.normalisation!r}): choose one of {NORMALISATIONS}")
+        if not 0 < self.min_cc <= 1:
+            raise ValueError(f"FlipSettings(min_cc={self.min_cc!r}): a correlation peak height, in (0, 1]")
 
     def __str__(self):
         stop = f"{self.fixed_cycles} cycles" if self.fixed_cycles else f"skewness detector, ≤ {self.max_cycles} cycles"
