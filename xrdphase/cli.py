@@ -270,7 +270,7 @@ def compare_with_cif(hkl, ins, cif, d_low:float) -> dict:
 def refine_step(out_dir) -> callable:
     "The step `solve --refine` runs after solving: `refinement.refine_and_write` into `out_dir` as STEM_refined.*, its numbers as a dict."
     from collections import Counter
-    from xrdphase.refinement import refine_and_write
+    from xrdphase.refinement import refine_and_write, npd_atoms
     def step(sol, observations, formula, name:str, reference) -> dict:
         w = refine_and_write(sol, observations, formula, out_dir, f'{name}_refined', reference)
         r, b = w['refinement'], w['bonds']
@@ -279,7 +279,7 @@ def refine_step(out_dir) -> callable:
                     r1_gt=f(r.r1_gt), n_gt=r.n_gt, r1_all=f(r.r1_all), n_all=r.n_all, wr2=f(r.wr2), goof=f(r.goof), max_shift_su=f(r.max_shift_su),
                     n_params=r.n_params, cycles=r.cycles, peak=f(r.peak), hole=f(r.hole), weighting=[f(x) for x in r.weighting],
                     element_accuracy=w['elements'], bonds=dict(checked=b['checked'], ok=b['ok'], outliers=b['outliers']),
-                    cpu_seconds=round(r.seconds, 2), files=w['files'])
+                    npd=npd_atoms(r.xs), cpu_seconds=round(r.seconds, 2), files=w['files'])
     return step
 
 def cell_content(formula:str, # per molecule, e.g. 'C12H10O2'

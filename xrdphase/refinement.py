@@ -7,8 +7,9 @@ __all__ = ['MAX_VALENCE', 'BOND_RANGES', 'AFIX', 'RES_ORDER', 'CPK', 'Refinement
            'peaks_structure', 'bonds', 'bond_angles', 'prune_peaks', 'chemistry_cost', 'solution_peaks', 'site_weights',
            'n_sites', 'element_slots', 'assign_elements', 'element_accuracy', 'solution_element_accuracy',
            'add_riding_hydrogens', 'riding_constraints', 'observations', 'ls_cycles', 'placeable', 'difference_map',
-           'reassign_from_map', 'swap_by_u', 'Refinement', 'refine', 'misplaced', 'bond_check', 'cif_text', 'fcf_text',
-           'shelxl_res', 'check_res', 'molecule_coordinates', 'projected_ellipse', 'plot_molecule', 'refine_and_write']
+           'reassign_from_map', 'swap_by_u', 'npd_atoms', 'Refinement', 'refine', 'misplaced', 'bond_check', 'cif_text',
+           'fcf_text', 'shelxl_res', 'check_res', 'molecule_coordinates', 'projected_ellipse', 'plot_molecule',
+           'refine_and_write']
 
 # %% ../nbs/08e_refinement.ipynb #a9472187
 import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
@@ -333,6 +334,8 @@ def ls_cycles(xs, fo_sq, constraints=(), # structure (refined in place), observa
         it = normal_eqns_solving.naive_iterations_with_damping_and_shift_limit(ls, n_max_iterations=cycles, convergence_as_shift_over_esd=convergence)
         ls.build_up()
     except RuntimeError as e: raise RefinementError(f"refinement diverged: {str(e).splitlines()[0][:160]}") from None
+    except ValueError as e:           # smtbx's GooF: sqrt of a round-off-negative χ² when the model fits (calculated) data exactly
+        raise RefinementError(f"refinement failed: smtbx's goodness of fit raised '{e}' (χ² below zero by round-off: the model fits the data exactly?)") from None
     return ls, it
 
 # %% ../nbs/08e_refinement.ipynb #c91ff7a5
@@ -401,6 +404,12 @@ def swap_by_u(ls, # least squares of an anisotropic model without H
     return ls, tried
 
 # %% ../nbs/08e_refinement.ipynb #b4d839bd
+def npd_atoms(xs) -> list:
+    "Labels of the anisotropic atoms whose U is not positive definite (SHELXL's 'NPD' warning: a model to restrain, not a failure)."
+    from cctbx import adptbx
+    uc = xs.unit_cell()
+    return [sc.label for sc in xs.scatterers() if sc.flags.use_u_aniso() and min(adptbx.eigenvalues(adptbx.u_star_as_u_cart(uc, sc.u_star))) <= 0]
+
 @dataclass
 class Refinement:
     "A refined structure and its statistics, in SHELXL's conventions: R1 on F (Fo > 4σ(Fo), and all), wR2 and GooF on F²."
@@ -431,7 +440,7 @@ class Refinement:
                 f"GooF = {self.goof:.3f}; {self.n_params} parameters; max shift/esd {self.max_shift_su:.3f} after {self.cycles} cycles"
                 f"{'' if self.max_shift_su < 0.05 else ' (NOT converged)'}\n"
                 f"difference map: largest peak {self.peak:.2f}, hole {self.hole:.2f} e/Å³; WGHT {self.weighting[0]:.4f} {self.weighting[1]:.4f}; "
-                f"{self.seconds:.1f} CPU s")
+                f"{self.seconds:.1f} CPU s" + (f"\nNPD (U not positive definite): {', '.join(npd)}" if (npd := npd_atoms(self.xs)) else ''))
 
 # %% ../nbs/08e_refinement.ipynb #a0ccb55d
 def _stats(ls, stage:str, cycles:int) -> dict:
@@ -701,26 +710,27 @@ def projected_ellipse(xs, i:int, # a structure and an anisotropic atom of it
     return c * math.sqrt(lam[1]), c * math.sqrt(lam[0]), math.degrees(math.atan2(vec[1, 1], vec[0, 1]))
 
 def plot_molecule(xs, title:str='', tolerance:float=0.4):
-    "The molecule in its best plane, ORTEP-like: 50 % displacement ellipsoids projected (circles for isotropic atoms), coloured by element, bonds, labels."
+    "The molecule in its best plane, ORTEP-like: 50 % displacement ellipsoids projected (circles for isotropic atoms, red-rimmed for NPD ones), coloured by element, bonds, labels."
     import matplotlib.pyplot as plt
     from matplotlib.patches import Ellipse
     xyz, pairs, ops = molecule_coordinates(xs, tolerance)
     c = xyz - xyz.mean(axis=0)
     basis = np.linalg.svd(c, full_matrices=False)[2][:2]
     xy = c @ basis.T
-    el = list(xs.scattering_types())
+    el, npd = list(xs.scattering_types()), set(npd_atoms(xs))
     fig, ax = plt.subplots(figsize=(6, 6), layout='constrained')
     for i, j in pairs: ax.plot(*xy[[i, j]].T, '-', color='0.6', lw=1.5, zorder=1)
     for k, sc in enumerate(xs.scatterers()):
         colour = CPK.get(el[k], 'tab:pink')
-        if sc.flags.use_u_aniso():
+        if sc.label in npd: ax.scatter(*xy[k], s=160, color=colour, edgecolor='red', lw=2, zorder=2)     # no ellipsoid to draw
+        elif sc.flags.use_u_aniso():
             a, b, angle = projected_ellipse(xs, k, basis, ops[k])
             ax.add_patch(Ellipse(xy[k], 2 * a, 2 * b, angle=angle, facecolor=colour, edgecolor='k', lw=0.6, alpha=0.85, zorder=2))
         else: ax.scatter(*xy[k], s=40 if el[k] == 'H' else 160, color=colour, edgecolor='k', lw=0.5, zorder=2)
         if el[k] != 'H': ax.annotate(sc.label, xy[k], xytext=(4, 4), textcoords='offset points', fontsize=7)
     ax.set_aspect('equal')
     ax.set_xlabel("Å (the molecule's best plane); 50 % displacement ellipsoids")
-    ax.set_title(title, fontsize=9)
+    ax.set_title(title + (f"\nNPD (red rim, U not positive definite): {', '.join(sorted(npd))}" if npd else ''), fontsize=9)
     return fig
 
 # %% ../nbs/08e_refinement.ipynb #7ad573ea
