@@ -11,7 +11,7 @@ from xrdphase.core import cctbx_test_data
 
 THPP_INS, THPP_HKL = (str(cctbx_test_data(f'thpp.{x}')) for x in ('ins', 'hkl'))
 COD = Path(__file__).resolve().parent / 'data' / 'cod_1550236.cif.gz'
-REFINED = ['space_group', 'elements', 'r1_gt', 'n_gt', 'r1_all', 'n_all', 'wr2', 'goof', 'max_shift_su', 'n_params', 'cycles', 'peak',
+REFINED = ['space_group', 'elements', 'r1_gt', 'n_gt', 'r1_all', 'n_all', 'wr2', 'goof', 'max_shift_su', 'npd', 'n_params', 'cycles', 'peak',
            'hole', 'weighting', 'element_accuracy', 'bonds', 'cpu_seconds', 'files', 'summary']
 
 

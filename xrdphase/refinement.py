@@ -709,6 +709,7 @@ def projected_ellipse(xs, i:int, # a structure and an anisotropic atom of it
     c = math.sqrt(chi2.ppf(probability, 3))
     return c * math.sqrt(lam[1]), c * math.sqrt(lam[0]), math.degrees(math.atan2(vec[1, 1], vec[0, 1]))
 
+# %% ../nbs/08e_refinement.ipynb #e9ea824d
 def plot_molecule(xs, title:str='', tolerance:float=0.4):
     "The molecule in its best plane, ORTEP-like: 50 % displacement ellipsoids projected (circles for isotropic atoms, red-rimmed for NPD ones), coloured by element, bonds, labels."
     import matplotlib.pyplot as plt
