@@ -86,7 +86,7 @@ def conditions(a, group:str) -> list:
                                      methods, a.from_d, solver)
         if solver == 'fixed' and a.origin_cc is not None:             # the same methods again with another origin threshold
             x = origin_cc(a.origin_cc)
-            out += [B.Condition(f'{name} [600 cycles, origin cc ≥ {x}]', a.d_high, a.d_low, m, min_cc=x, **B.SOLVERS['fixed'])
+            out += [B.Condition(f'{name}, origin cc ≥ {x}{B.FIXED_TAG}', a.d_high, a.d_low, m, min_cc=x, **B.SOLVERS['fixed'])
                     for name, m in (mm if isinstance(mm, tuple) else (mm, mm) for mm in methods)]
     return out
 

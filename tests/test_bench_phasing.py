@@ -103,7 +103,7 @@ def test_origin_cc_rows(bench):
                            smtbx_method=[], models_with=['smtbx'], d_low=1.2, d_high=1.0, cliff=[], cliff_fixed=[], from_d=[], origin_cc='0.7')
     conds = bench.conditions(a, 'real')
     extra = [c for c in conds if c.min_cc is not None]
-    assert [(c.name, c.min_cc, c.method) for c in extra] == [('float+recycle [600 cycles, origin cc ≥ 0.7]', 0.7, 'float+recycle')]
+    assert [(c.name, c.min_cc, c.method) for c in extra] == [('float+recycle, origin cc ≥ 0.7 [600 cycles]', 0.7, 'float+recycle')]
     plain = next(c for c in conds if c.name == 'float+recycle [600 cycles]')
     case = bench.B.Case('real', 'x', ('sucrose',))
     assert bench.B.case_key(case, extra[0], 0, 4) == bench.B.case_key(case, bench.B.replace(extra[0], min_cc=None), 0, 4) + '|cc=0.7'
