@@ -13,6 +13,7 @@ Rows go to OUT/rows.jsonl as they finish (a rerun skips the cached ones); the su
 """
 import xrdphase  # noqa: F401
 import argparse, json, sys, time
+from multiprocessing import Pool
 from pathlib import Path
 import numpy as np
 from xrdphase import benchmark as B
@@ -27,7 +28,7 @@ from xrdphase.refinement import (RefinementError, asu_content, assign_elements, 
                                  bond_check, misplaced)
 
 DEFAULT_COD = ('0000102.cif', '1100651.cif', '1512116.cif', '1512297.cif')
-VERSION = 3                      # bump when a row's fields or how they are computed change: cached rows of other versions are not reused
+VERSION = 4                      # bump when a row's fields or how they are computed change: cached rows of other versions are not reused
 # smtbx's riding-H constraint raises IndexError (hydrogens.py add_hydrogen_to: pivot_neighbour_substituent_site_params[0]) on some
 # peak models, which xrdphase.refinement.placeable does not turn into a RefinementError (library gap, issue 21): a failed refinement here
 REFINE_ERRORS = (RefinementError, IndexError)
@@ -52,8 +53,10 @@ def random_phase_r1(rec, fo_sq, asu, n_peaks, seed):
 
 
 def failed(e) -> str:
-    "What an R1 column holds when its model does not refine (a wrong model, or the true one at low resolution)."
-    return 'diverged' if isinstance(e, RefinementError) else f'failed: {type(e).__name__}'
+    "What an R1 column holds when its model does not refine: 'diverged' (a wrong model, or the true one at low resolution), else 'failed: why'."
+    if not isinstance(e, RefinementError): return f'failed: {type(e).__name__}'
+    if 'diverged' in str(e): return 'diverged'
+    return 'failed: exact fit (χ² below zero by round-off)' if 'χ² below zero' in str(e) else f'failed: {str(e)[:60]}'
 
 
 def condition(d_min:float, d_low:float|None=None, extend:str|None=None, solver:str='fixed') -> Condition:
@@ -207,6 +210,7 @@ def parse(argv):
     p.add_argument('--out', default='runs/bench_refinement', help='folder: rows.jsonl (the cache), summary.json (measured.json with --measured)')
     p.add_argument('--measured', action='store_true', help='the measured CIFs of tests/data instead of calculated data')
     p.add_argument('--update-reference', action='store_true', help='also write the summary to reference/refinement/ (SLUG.json, or measured.json with --measured)')
+    p.add_argument('--workers', type=int, default=1, help='cases solved and refined at once (processes)')
     p.add_argument('--max-atoms', type=int, default=200, help='cases whose reference has more non-H atoms in the cell are left out: named and counted in the summary (default 200)')
     a = p.parse_args(argv)
     if a.extend is not None and a.d_low is None: raise SystemExit("bench/refinement.py: --extend needs --d-low (the resolution of the user's data)")
@@ -238,6 +242,12 @@ def headline(rows) -> dict:
                 r1_within_002=[close, len(both), list(wilson_interval(close, len(both)))], bonds_ok=[ok, checked, round(ok / max(checked, 1), 4)])
 
 
+def _job(args) -> dict:
+    "run_case in a worker: (case, condition, seed, max_runs, key) -> the row with its key."
+    case, cond, seed, max_runs, key = args
+    return dict(run_case(case, cond, seed, max_runs), key=key)
+
+
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     a = parse(argv)
@@ -252,20 +262,22 @@ def main(argv=None):
     done = read_rows(cache)
     atomic_write_text(cache, ''.join(json.dumps(r) + '\n' for r in done.values()))   # a torn last line (a killed run) dropped before appending
     print(f"condition: {cond.name} (refined against the data to {a.d_low or a.d_min} Å)\n" + ' | '.join(COLS))
-    rows, left_out = [], {}
+    keys, left_out, todo = {c.name: case_key(c, cond, a.seed, a.max_runs) for c in cases}, {}, []
+    for c in cases:
+        if keys[c.name] in done: continue
+        if (n := case_atoms(c, cond.d)) > a.max_atoms:
+            left_out[c.name] = f"{n} non-H atoms > --max-atoms {a.max_atoms}"
+            print(f"{c.name}: left out ({left_out[c.name]})", flush=True)
+        else: todo.append((c, cond, a.seed, a.max_runs, keys[c.name]))
+    pool = Pool(a.workers) if a.workers > 1 and todo else None   # one worker: in this process
     with open(cache, 'a') as fh:
-        for c in cases:
-            key = case_key(c, cond, a.seed, a.max_runs)
-            if key not in done and (n := case_atoms(c, cond.d)) > a.max_atoms:
-                left_out[c.name] = f"{n} non-H atoms > --max-atoms {a.max_atoms}"
-                print(f"{c.name}: left out ({left_out[c.name]})", flush=True)
-                continue
-            if key not in done:
-                done[key] = dict(run_case(c, cond, a.seed, a.max_runs), key=key)
-                fh.write(json.dumps(done[key]) + '\n')
-                fh.flush()
-            rows.append(done[key])
-            print(' | '.join(str(rows[-1].get(k, '')) for k in COLS) + (f"  ({rows[-1]['error']})" if 'error' in rows[-1] else ''), flush=True)
+        for row in (pool.imap_unordered(_job, todo) if pool else map(_job, todo)):    # rows in the cache as they finish
+            done[row['key']] = row
+            fh.write(json.dumps(row) + '\n')
+            fh.flush()
+            print(' | '.join(str(row.get(k, '')) for k in COLS) + (f"  ({row['error']})" if 'error' in row else ''), flush=True)
+    if pool: pool.close()
+    rows = [done[keys[c.name]] for c in cases if c.name not in left_out]
     head = headline(rows)
     print(f"\n{head['refined']} of {head['n']} refined ({len(left_out)} left out: {left_out or 'none'}); elements right for >= 90 % of atoms: "
           f"{head['elements_90'][0]}/{head['elements_90'][1]}; R1 within 0.02 of the true model's: {head['r1_within_002'][0]}/{head['r1_within_002'][1]}; "

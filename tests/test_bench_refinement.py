@@ -100,3 +100,13 @@ def test_reference_written_only_when_asked(bench, tmp_path, monkeypatch):
     bench.main(['--cod', 'all', '--d-min', '1.0', '--out', str(tmp_path / 'runs'), '--update-reference'])
     s = json.loads((tmp_path / 'reference' / 'all_true_1.0.json').read_text())
     assert s['headline']['refined'] == 4 and s['cod'] == ['all'] and s['command'].endswith('--update-reference')
+
+
+def test_failed_labels(bench):
+    "Only a divergence is called 'diverged': the exact fit of a calculated data set is not a wrong model."
+    from xrdphase.refinement import RefinementError
+    assert bench.failed(RefinementError('refinement diverged in the final stage: R1 0.100 -> 0.9')) == 'diverged'
+    exact = RefinementError("refinement failed: smtbx's goodness of fit raised 'math domain error' (χ² below zero by round-off: the model fits the data exactly?)")
+    assert bench.failed(exact) == 'failed: exact fit (χ² below zero by round-off)'
+    assert bench.failed(RefinementError('cannot place riding H (x)')) == 'failed: cannot place riding H (x)'
+    assert bench.failed(IndexError('pivot')) == 'failed: IndexError'

@@ -1,0 +1,132 @@
+"""Choose how refinement revisits elements (`refinement.ElementRules`) on a dev split, never on the benchmark's structures.
+
+`refine` assigns elements again after the first isotropic cycles: from the Fo map's heights, then (new in issue 21) from
+refined electron counts (occupancy and U refined together, count = occupancy x Z), then tests pairwise swaps by U. This bench
+solves --n crystals of MOSES molecules of the 'dev' split (the 'test' split is the benchmark's, the 'train' split the
+models'), packed in the common organic groups at their CSD shares, seeds from DEV_SEED (neither the benchmark's nor
+bench/origin_cc.py's), from calculated 1.0 A data with the benchmark's fixed solver, as `bench/refinement.py --cod all
+--d-min 1.0` does for the real group. Each solved crystal's peaks get elements once; each candidate refines them. The choice:
+fewest atoms with a wrong element over all crystals; a tie goes to the earlier candidate (the simpler). Every candidate's
+row is printed: crystals with elements right for >= 90 % of atoms (95 % Wilson), wrong atoms, the confusions, R1, CPU s.
+
+    python bench/element_rules.py                       # runs/element_rules/{rows.jsonl, summary.json}; resumable
+    python bench/element_rules.py --update-reference    # also reference/refinement/element_rules.json
+"""
+import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
+import argparse, json, shlex, sys, time
+from collections import Counter
+from dataclasses import asdict, replace
+from multiprocessing import Pool
+from pathlib import Path
+import numpy as np
+from xrdphase import benchmark as B
+from xrdphase.core import atomic_write_text, derive_seed
+from xrdphase.crystal import unit_cell_content
+from xrdphase.files import align_reference, peak_distances
+from xrdphase.molecular import MolecularSpec, COMMON_ORGANIC_GROUPS
+from xrdphase.refinement import (ElementRules, RefinementError, asu_content, assign_elements, observations, refine, solution_peaks)
+from xrdphase.success import evaluate, non_h_atoms
+
+ROOT = Path(__file__).resolve().parent.parent
+REF = ROOT / 'reference' / 'refinement' / 'element_rules.json'
+DEV_SEED = derive_seed(B.BENCH_SEED, 778)
+CANDIDATES = {'Fo map only (before)': ElementRules(from_counts=False),
+              'Fo map, electron counts (sigma 1.2 e)': ElementRules(counts_sigma=1.2),
+              'Fo map, electron counts (sigma 0.5 e)': ElementRules(counts_sigma=0.5),
+              'Fo map, electron counts (sigma 0.5 e), 8 swaps': ElementRules(counts_sigma=0.5, max_swaps=8)}
+CONDITION = B.Condition(f'true 1.0 Å{B.FIXED_TAG}', 1.0, **B.SOLVERS['fixed'])
+
+
+def confusions(sol, xs, xs_ref, tolerance:float=0.5) -> tuple:
+    "(reference non-H atoms matched within `tolerance` by an atom of `xs`, ['ref->got' for each matched by another element])."
+    sites, _ = align_reference(sol, xs_ref)
+    els = [sc.scattering_type for sc in non_h_atoms(xs_ref).scatterers()]
+    mine = non_h_atoms(xs)
+    d = np.array([peak_distances(sites, [p], xs.crystal_symmetry()) for p in mine.sites_frac()])
+    near, ok = d.argmin(axis=0), d.min(axis=0) < tolerance
+    got = [mine.scatterers()[int(near[i])].scattering_type for i in range(len(els))]
+    return int(ok.sum()), [f'{els[i]}->{got[i]}' for i in np.flatnonzero(ok) if got[i] != els[i]]
+
+
+def run_crystal(case) -> list:
+    "One row per candidate for a dev crystal (one row, solved False, if the solver found no solution)."
+    xs_ref, rec = B.load_case(case, 1.0)
+    fo_sq = observations(rec)
+    sol, _ = B.condition_solution(CONDITION, rec, xs_ref, B.case_seed(case), 8)
+    ev = evaluate(sol, xs_ref)
+    base = dict(structure=case.name, solved=bool(ev['solved']), n_ref=int(ev['n_ref']))
+    if sol.chosen < 0: return [dict(base, candidate=None)]
+    asu = asu_content(unit_cell_content(xs_ref), fo_sq.crystal_symmetry())
+    atoms = assign_elements(*solution_peaks(sol, asu), asu, fo_sq.crystal_symmetry())
+    rows = []
+    for name, rules in CANDIDATES.items():
+        t = time.process_time()
+        try:
+            r = refine(atoms, fo_sq, asu, rules=rules)
+            matched, wrong = confusions(sol, r.xs, xs_ref)
+            rows.append(dict(base, candidate=name, r1=round(r.r1_gt, 4), wrong=wrong, right=matched - len(wrong),
+                             cpu_s=round(time.process_time() - t, 2)))
+        except RefinementError as e:
+            rows.append(dict(base, candidate=name, error=str(e)[:160], cpu_s=round(time.process_time() - t, 2)))
+    return rows
+
+
+def choose(rows:list, n_cases:int) -> dict:
+    "Per candidate over the crystals every candidate refined: crystals >= 90 % right (Wilson), wrong atoms, confusions, mean R1, CPU; the chosen one."
+    by = {c: {r['structure']: r for r in rows if r.get('candidate') == c} for c in CANDIDATES}
+    common = sorted(set.intersection(*(set(s for s, r in v.items() if 'r1' in r) for v in by.values())))
+    table = {}
+    for c, v in by.items():
+        mine = [v[s] for s in common]
+        k = sum(r['right'] >= 0.9 * r['n_ref'] for r in mine)      # as bench/refinement.py's elements >= 0.9
+        table[c] = dict(rules=asdict(CANDIDATES[c]), n=len(mine), elements_90=k, ci95=list(B.wilson_interval(k, len(mine))),
+                        wrong_atoms=sum(len(r['wrong']) for r in mine), atoms=sum(r['n_ref'] for r in mine),
+                        confusions=dict(Counter(w for r in mine for w in r['wrong']).most_common()),
+                        r1_mean=round(float(np.mean([r['r1'] for r in mine])), 4), cpu_mean=round(float(np.mean([r['cpu_s'] for r in mine])), 2),
+                        not_refined=sum('error' in r for r in v.values()))
+    names = list(CANDIDATES)
+    chosen = min(names, key=lambda c: (table[c]['wrong_atoms'], names.index(c)))
+    unsolved = n_cases - len({r['structure'] for r in rows if r.get('candidate')})
+    return dict(table=table, chosen=chosen, chosen_rules=asdict(CANDIDATES[chosen]), n_crystals=n_cases, n_compared=len(common),
+                no_solution=unsolved)
+
+
+def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument('--n', type=int, default=80, help='dev crystals (default 80)')
+    ap.add_argument('--workers', type=int, default=2)
+    ap.add_argument('--out', default=str(ROOT / 'runs' / 'element_rules'))
+    ap.add_argument('--update-reference', action='store_true', help='write reference/refinement/element_rules.json')
+    a = ap.parse_args(argv)
+    spec = MolecularSpec(smiles='moses', split='dev', **COMMON_ORGANIC_GROUPS)
+    cases, failed = B.generated_cases(a.n, DEV_SEED, spec)
+    cache = Path(a.out) / 'rows.jsonl'
+    done = {}
+    for r in B.read_rows(cache).values(): done.setdefault(r['structure'], []).append(r)
+    done = {s: rs for s, rs in done.items() if len(rs) == len(CANDIDATES) or rs[0]['candidate'] is None}   # a crystal cut off mid-write runs again
+    atomic_write_text(cache, ''.join(json.dumps(r) + '\n' for rs in done.values() for r in rs))
+    todo = [c for c in cases if c.name not in done]
+    with open(cache, 'a') as fh, Pool(a.workers) as pool:
+        for rows in pool.imap(run_crystal, todo):
+            for r in rows: fh.write(json.dumps(dict(r, key=f"{r['structure']}|{r['candidate']}")) + '\n')
+            fh.flush()
+            done[rows[0]['structure']] = rows
+            print(rows[0]['structure'], ' | '.join(f"{len(r['wrong'])} wrong" if 'wrong' in r else r.get('error', 'no solution') for r in rows), flush=True)
+    rows = [r for c in cases for r in done[c.name]]
+    out = dict(choose(rows, len(cases)), generation_failed=len(failed), command=shlex.join(['python', 'bench/element_rules.py'] + argv),
+               split='dev', space_groups=list(spec.space_groups), seed=DEV_SEED, condition=CONDITION.name)
+    print(f"\nn = {len(cases)} dev crystals ({out['no_solution']} without a solution; {out['n_compared']} refined by every candidate), "
+          f"elements from 1.0 Å calculated data\n")
+    print('| candidate | elements ≥ 90 % | 95 % CI | wrong atoms | confusions | R1 mean | CPU s mean |\n|---|---|---|---|---|---|---|')
+    for c, v in out['table'].items():
+        print(f"| {c} | {v['elements_90']}/{v['n']} | {v['ci95'][0]:.2f}–{v['ci95'][1]:.2f} | {v['wrong_atoms']}/{v['atoms']} | "
+              f"{', '.join(f'{k} {n}' for k, n in v['confusions'].items()) or '–'} | {v['r1_mean']} | {v['cpu_mean']} |")
+    print(f"\nchosen: {out['chosen']} (fewest wrong atoms; a tie goes to the earlier candidate)")
+    text = json.dumps(out, indent=1, ensure_ascii=False)
+    atomic_write_text(Path(a.out) / 'summary.json', text)
+    if a.update_reference: atomic_write_text(REF, text)
+
+
+if __name__ == '__main__':
+    main()
