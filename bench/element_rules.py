@@ -94,7 +94,7 @@ def choose(rows:list, n_cases:int) -> dict:
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument('--n', type=int, default=80, help='dev crystals (default 80)')
+    ap.add_argument('--n', type=int, default=120, help='dev crystals (default 120, as the committed choice)')
     ap.add_argument('--workers', type=int, default=2)
     ap.add_argument('--out', default=str(ROOT / 'runs' / 'element_rules'))
     ap.add_argument('--update-reference', action='store_true', help='write reference/refinement/element_rules.json')
