@@ -15,17 +15,17 @@ row is printed: crystals with elements right for >= 90 % of atoms (95 % Wilson),
 import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
 import argparse, json, shlex, sys, time
 from collections import Counter
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from multiprocessing import Pool
 from pathlib import Path
 import numpy as np
 from xrdphase import benchmark as B
 from xrdphase.core import atomic_write_text, derive_seed
 from xrdphase.crystal import unit_cell_content
-from xrdphase.files import align_reference, peak_distances
 from xrdphase.molecular import MolecularSpec, COMMON_ORGANIC_GROUPS
-from xrdphase.refinement import (ElementRules, RefinementError, asu_content, assign_elements, observations, refine, solution_peaks)
-from xrdphase.success import evaluate, non_h_atoms
+from xrdphase.refinement import (ElementRules, RefinementError, asu_content, assign_elements, observations, refine, solution_element_pairs,
+                                 solution_peaks)
+from xrdphase.success import evaluate
 
 ROOT = Path(__file__).resolve().parent.parent
 REF = ROOT / 'reference' / 'refinement' / 'element_rules.json'
@@ -35,17 +35,6 @@ CANDIDATES = {'Fo map only (before)': ElementRules(from_counts=False),
               'Fo map, electron counts (sigma 0.5 e)': ElementRules(counts_sigma=0.5),
               'Fo map, electron counts (sigma 0.5 e), 8 swaps': ElementRules(counts_sigma=0.5, max_swaps=8)}
 CONDITION = B.Condition(f'true 1.0 Å{B.FIXED_TAG}', 1.0, **B.SOLVERS['fixed'])
-
-
-def confusions(sol, xs, xs_ref, tolerance:float=0.5) -> tuple:
-    "(reference non-H atoms matched within `tolerance` by an atom of `xs`, ['ref->got' for each matched by another element])."
-    sites, _ = align_reference(sol, xs_ref)
-    els = [sc.scattering_type for sc in non_h_atoms(xs_ref).scatterers()]
-    mine = non_h_atoms(xs)
-    d = np.array([peak_distances(sites, [p], xs.crystal_symmetry()) for p in mine.sites_frac()])
-    near, ok = d.argmin(axis=0), d.min(axis=0) < tolerance
-    got = [mine.scatterers()[int(near[i])].scattering_type for i in range(len(els))]
-    return int(ok.sum()), [f'{els[i]}->{got[i]}' for i in np.flatnonzero(ok) if got[i] != els[i]]
 
 
 def run_crystal(case) -> list:
@@ -63,7 +52,8 @@ def run_crystal(case) -> list:
         t = time.process_time()
         try:
             r = refine(atoms, fo_sq, asu, rules=rules)
-            matched, wrong = confusions(sol, r.xs, xs_ref)
+            pairs = solution_element_pairs(sol, r.xs, xs_ref)
+            matched, wrong = len(pairs), [f'{a}->{b}' for a, b in pairs if a != b]
             rows.append(dict(base, candidate=name, r1=round(r.r1_gt, 4), wrong=wrong, right=matched - len(wrong),
                              cpu_s=round(time.process_time() - t, 2)))
         except RefinementError as e:

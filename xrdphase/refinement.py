@@ -5,11 +5,11 @@
 # %% auto #0
 __all__ = ['MAX_VALENCE', 'BOND_RANGES', 'AFIX', 'RES_ORDER', 'CPK', 'RefinementError', 'parse_formula', 'asu_content',
            'peaks_structure', 'bonds', 'bond_angles', 'prune_peaks', 'chemistry_cost', 'solution_peaks', 'site_weights',
-           'n_sites', 'element_slots', 'assign_elements', 'element_accuracy', 'solution_element_accuracy',
-           'add_riding_hydrogens', 'riding_constraints', 'observations', 'ls_cycles', 'placeable', 'difference_map',
-           'reassign_from_map', 'electron_counts', 'reassign_from_counts', 'swap_by_u', 'ElementRules', 'npd_atoms',
-           'Refinement', 'refine', 'misplaced', 'bond_check', 'cif_text', 'fcf_text', 'shelxl_res', 'check_res',
-           'molecule_coordinates', 'projected_ellipse', 'plot_molecule', 'refine_and_write']
+           'n_sites', 'element_slots', 'assign_elements', 'element_accuracy', 'solution_element_pairs',
+           'solution_element_accuracy', 'add_riding_hydrogens', 'riding_constraints', 'observations', 'ls_cycles',
+           'placeable', 'difference_map', 'reassign_from_map', 'electron_counts', 'reassign_from_counts', 'swap_by_u',
+           'ElementRules', 'npd_atoms', 'Refinement', 'refine', 'misplaced', 'bond_check', 'cif_text', 'fcf_text',
+           'shelxl_res', 'check_res', 'molecule_coordinates', 'projected_ellipse', 'plot_molecule', 'refine_and_write']
 
 # %% ../nbs/08e_refinement.ipynb #a9472187
 import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
@@ -201,21 +201,30 @@ def element_accuracy(xs, # the assigned (or refined) structure
                     ) -> dict:
     "Reference non-H atoms with an atom of `xs` within `tolerance` Å (`matched`) and of those, with the same element (`right`)."
     ref = non_h_atoms(reference.xs if hasattr(reference, 'xs') else reference)
-    return _accuracy(np.array(ref.sites_frac()), [sc.scattering_type for sc in ref.scatterers()], xs, tolerance)
+    return _accuracy(_pairs(np.array(ref.sites_frac()), [sc.scattering_type for sc in ref.scatterers()], xs, tolerance), ref.scatterers().size())
 
-def _accuracy(ref_sites, ref_elements, xs, tolerance):
+def _pairs(ref_sites, ref_elements, xs, tolerance) -> list:
+    "(reference element, element of the nearest non-H atom of `xs`) for each reference atom with one within `tolerance` Å."
     mine = non_h_atoms(xs)
     d = np.array([peak_distances(ref_sites, [p], xs.crystal_symmetry()) for p in mine.sites_frac()])     # (mine, ref)
     near = d.argmin(axis=0)
-    ok = d.min(axis=0) < tolerance
-    right = sum(1 for r in np.flatnonzero(ok) if mine.scatterers()[int(near[r])].scattering_type == ref_elements[r])
-    return dict(n_ref=len(ref_elements), matched=int(ok.sum()), right=int(right), fraction=right / max(1, len(ref_elements)))
+    return [(ref_elements[r], mine.scatterers()[int(near[r])].scattering_type) for r in np.flatnonzero(d.min(axis=0) < tolerance)]
 
-def solution_element_accuracy(sol:Solution, xs, reference, tolerance:float=0.5) -> dict:
-    "`element_accuracy` for atoms placed from `sol`'s map: the reference is moved to the solution's origin and hand first."
+def _accuracy(pairs, n_ref:int) -> dict:
+    right = sum(a == b for a, b in pairs)
+    return dict(n_ref=n_ref, matched=len(pairs), right=int(right), fraction=right / max(1, n_ref))
+
+def solution_element_pairs(sol:Solution, xs, reference, tolerance:float=0.5) -> list:
+    "`_pairs` (reference element, assigned element) for atoms placed from `sol`'s map: the reference is moved to the solution's origin and hand first."
     ref_xs = reference.xs if hasattr(reference, 'xs') else reference
     sites, _ = align_reference(sol, ref_xs)
-    return _accuracy(sites, [sc.scattering_type for sc in non_h_atoms(ref_xs).scatterers()], xs, tolerance)
+    return _pairs(sites, [sc.scattering_type for sc in non_h_atoms(ref_xs).scatterers()], xs, tolerance)
+
+def solution_element_accuracy(sol:Solution, xs, reference, tolerance:float=0.5) -> dict:
+    "`element_accuracy` for atoms placed from `sol`'s map (see `solution_element_pairs`)."
+    n_ref = non_h_atoms(reference.xs if hasattr(reference, 'xs') else reference).scatterers().size()
+    return _accuracy(solution_element_pairs(sol, xs, reference, tolerance), n_ref)
+
 
 # %% ../nbs/08e_refinement.ipynb #1a4690c2
 def _h_kind(e:str, nb, angles):
@@ -386,9 +395,7 @@ def electron_counts(ls, # least squares of an isotropic model (its non-H atoms a
 def reassign_from_counts(ls, fo_sq, content:dict, tolerance:float=0.4, sigma_e:float=0.5) -> xray.structure:
     "Elements again, from refined electron counts (`electron_counts`) at the refined sites: least squares, not a map, weighs each atom."
     xs, counts = electron_counts(ls, fo_sq, tolerance)
-    out = assign_elements(np.array(xs.sites_frac()), counts, content, xs.crystal_symmetry(), sigma_e=sigma_e, tolerance=tolerance, prune=False)
-    for sc in out.scatterers(): sc.occupancy = 1.0
-    return out
+    return assign_elements(np.array(xs.sites_frac()), counts, content, xs.crystal_symmetry(), sigma_e=sigma_e, tolerance=tolerance, prune=False)
 
 # %% ../nbs/08e_refinement.ipynb #b7033f01
 def swap_by_u(ls, # least squares of an anisotropic model without H
