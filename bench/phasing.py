@@ -109,15 +109,16 @@ def family_markdown(rows:list, conds:dict) -> str:
                         for g, cs in conds.items() for key in B.FAMILY_KEYS)
 
 
-def real_group(a) -> list:
-    "The real cases of the command line: --real-groups (all: group REAL_ANY), then --real-cases (names) if given, then --quick's last 4."
-    cases = B.real_cases(groups=a.real_groups)
+def real_group(a) -> tuple:
+    "(cases, left out) of the command line: --real-groups (all: group REAL_ANY), then --real-cases (names) if given, then --quick's last 4; what `B.real_group` left out, as dicts."
+    cases, left_out = B.real_group(groups=a.real_groups)
     if a.real_cases:
         missing = sorted(set(a.real_cases) - {c.name for c in cases})
         if missing: raise SystemExit(f"--real-cases: {missing} not among the real cases of --real-groups {a.real_groups}")
         cases = [c for c in cases if c.name in a.real_cases]
     cases = cases[-4:] if a.quick else cases
-    return cases if a.real_groups == 'monoclinic' else [dataclasses.replace(c, group=REAL_ANY) for c in cases]
+    cases = cases if a.real_groups == 'monoclinic' else [dataclasses.replace(c, group=REAL_ANY) for c in cases]
+    return cases, [dict(name=n, reason=why) for n, why in left_out]
 
 
 def generated_spec(groups:str):
@@ -161,9 +162,11 @@ def main(argv=None):
     groups = a.groups.split(',')
     if a.update_groups and not set(a.update_groups.split(',')) <= set(group_names(a)):
         ap.error(f"--update-groups: {a.update_groups} not among the groups this command runs: {group_names(a)}")
-    cases, failed = [], []
+    cases, failed, left_out = [], [], []
     if 'real' in groups:
-        cases += real_group(a)
+        real, left_out = real_group(a)
+        cases += real
+        for r in left_out: print(f"real group: left out {r['name']}: {r['reason']}", file=sys.stderr)
         groups = [REAL_ANY if g == 'real' and a.real_groups == 'all' else g for g in groups]
     if 'measured' in groups:
         cases += B.measured_cases(ROOT / 'tests' / 'data')
@@ -193,7 +196,7 @@ def main(argv=None):
                    n={g: sum(c.group == g for c in cases) for g in groups}, generated_failed=failed, seen={k: sorted(v) for k, v in seen.items()},
                    conditions={g: [dataclasses.asdict(c) for c in conds[g]] for g in groups}, table=table, wall_seconds={g: round(time.perf_counter() - t0, 1) for g in groups},
                    cpu_seconds={g: round(sum(r.get('cpu_seconds', 0) for r in rows if r['group'] == g), 1) for g in groups},
-                   families=family_tables(rows, conds), failed={g: failed for g in groups if B.base_group(g) in ('generated', GEN_ANY)})
+                   families=family_tables(rows, conds), failed={g: failed if B.base_group(g) in ('generated', GEN_ANY) else left_out for g in groups if B.base_group(g) in ('generated', GEN_ANY, 'real', REAL_ANY)})
     print(B.summary_markdown(summary))
     print('\n' + family_markdown(rows, conds))
     if any(B.base_group(g) != g for g in groups):

@@ -17,7 +17,7 @@ from multiprocessing import Pool
 from pathlib import Path
 import numpy as np
 from xrdphase import benchmark as B
-from xrdphase.benchmark import Case, Condition, load_case, case_seed, real_cases, condition_solution, wilson_interval, read_rows
+from xrdphase.benchmark import Case, Condition, load_case, case_seed, condition_solution, wilson_interval, read_rows
 from xrdphase.core import atomic_write_text, cod_dir
 from xrdphase.crystal import unit_cell_content, StructureError
 from xrdphase.extension import METHODS
@@ -28,7 +28,7 @@ from xrdphase.refinement import (RefinementError, asu_content, assign_elements, 
                                  bond_check, misplaced)
 
 DEFAULT_COD = ('0000102.cif', '1100651.cif', '1512116.cif', '1512297.cif')
-VERSION = 4                      # bump when a row's fields or how they are computed change: cached rows of other versions are not reused
+VERSION = 5                      # bump when a row's fields or how they are computed change: cached rows of other versions are not reused
 # smtbx's riding-H constraint raises IndexError (hydrogens.py add_hydrogen_to: pivot_neighbour_substituent_site_params[0]) on some
 # peak models, which xrdphase.refinement.placeable does not turn into a RefinementError (library gap, issue 21): a failed refinement here
 REFINE_ERRORS = (RefinementError, IndexError)
@@ -105,7 +105,7 @@ def run_case(case:Case, cond:Condition, seed:int=0, max_runs:int=4) -> dict:
             atoms = assign_elements(*solution_peaks(sol, asu), asu, fo_sq.crystal_symmetry())
             r = refine(atoms, fo_sq, asu)
             acc, bc = solution_element_accuracy(sol, r.xs, xs_ref), bond_check(r.xs)
-            row.update(elements=round(acc['fraction'], 3), r1=round(r.r1_gt, 4), wr2=round(r.wr2, 4), goof=round(r.goof, 3),
+            row.update(elements=round(acc['fraction'], 3), elements_right=acc['right'], n_ref=acc['n_ref'], r1=round(r.r1_gt, 4), wr2=round(r.wr2, 4), goof=round(r.goof, 3),
                        peak=round(r.peak, 2), hole=round(r.hole, 2), bonds_ok=f"{bc['ok']}/{bc['checked']}")
         except REFINE_ERRORS as e: row.update(error=f'refine: {type(e).__name__}: {e}'[:160])
     t = unique_sites(non_h_atoms(xs_ref))
@@ -188,14 +188,18 @@ def agreement_table(table:list, truth:str) -> str:
                           f"{pct(t['rate'])} % [{pct(t['ci95'][0])}, {pct(t['ci95'][1])}] | {t['wrong_below']} | {t['random_below']} |\n" for t in table)
 
 
-def select_cases(cod:list) -> list:
-    "Cases of --cod: 'all', 'monoclinic' (a group of ../shared/cod) or file names there (the cases of 'all' from them: same names, same seeds); sucrose and thpp always. An unknown name is a one-line error."
-    if cod in (['all'], ['monoclinic']): return real_cases(groups=cod[0])
+def select_cases(cod:list) -> tuple:
+    "(cases, left out) of --cod: 'all', 'monoclinic' (a group of ../shared/cod) or file names there (the cases of 'all' from them: same names, same seeds); sucrose and thpp always; left out: {file or file:block: why} from `B.real_group`. An unknown name is a one-line error."
+    if cod in (['all'], ['monoclinic']):
+        cases, left = B.real_group(groups=cod[0])
+        return cases, dict(left)
     folder = cod_dir()
     missing = [n for n in cod if folder is None or not (folder / n).is_file()]
     if missing: raise SystemExit(f"bench/refinement.py: --cod {missing[0]}: no such file in {folder} (give file names there, 'all' or 'monoclinic')")
     files = {str(folder / n) for n in cod}
-    return [c for c in real_cases(groups='all') if c.source[0] == 'cif' and c.source[1] in files] + list(B.BUILTIN_REAL)
+    cases, left = B.real_group(groups='all')
+    return ([c for c in cases if c.source[0] == 'cif' and c.source[1] in files] + list(B.BUILTIN_REAL),
+            {n: why for n, why in left if str(folder / n.split(':')[0]) in files or str(folder / (n.split(':')[0] + '.cif')) in files})
 
 
 def parse(argv):
@@ -230,15 +234,25 @@ def case_atoms(case:Case, d:float) -> int:
     return non_h_atoms(load_case(case, d)[0]).scatterers().size()
 
 
+def pooled_interval(k, n, level:float=0.95, draws:int=2000, seed:int=0) -> list:
+    "Bootstrap interval of Σk / Σn, resampling the structures (the atoms of one structure are not independent)."
+    if len(n) == 0: return [None, None]
+    i = np.random.default_rng(seed).integers(0, len(n), (draws, len(n)))
+    ratio = k[i].sum(1) / np.maximum(n[i].sum(1), 1)
+    return [round(float(q), 4) for q in np.quantile(ratio, [(1 - level) / 2, (1 + level) / 2])]
+
+
 def headline(rows) -> dict:
-    "The issue's measures over the rows that refined: elements right for >= 90 % of atoms, R1 within 0.02 of the true model's, bonds in range; k/n with 95 % Wilson intervals."
+    "The issue's measures over the rows that refined: elements right for >= 90 % of atoms, R1 within 0.02 of the true model's, bonds in range (k/n with 95 % Wilson intervals); atoms with the right element over all refined structures (bootstrap interval over structures)."
     num = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
     ref = [r for r in rows if num(r.get('r1'))]
     el = sum(r['elements'] >= 0.9 for r in ref)
     both = [r for r in ref if num(r.get('r1_true'))]
     close = sum(r['r1'] - r['r1_true'] <= 0.02 for r in both)
     ok, checked = (sum(int(r['bonds_ok'].split('/')[i]) for r in ref) for i in (0, 1))
+    right, n_ref = (np.array([r[k] for r in ref], float) for k in ('elements_right', 'n_ref'))
     return dict(n=len(rows), refined=len(ref), elements_90=[el, len(ref), list(wilson_interval(el, len(ref)))],
+                atoms_right=[int(right.sum()), int(n_ref.sum()), pooled_interval(right, n_ref)],
                 r1_within_002=[close, len(both), list(wilson_interval(close, len(both)))], bonds_ok=[ok, checked, round(ok / max(checked, 1), 4)])
 
 
@@ -257,12 +271,13 @@ def main(argv=None):
         text = json.dumps(dict(command='python bench/refinement.py ' + ' '.join(argv), version=VERSION, rows=rows), indent=1)
         for path in [out / 'measured.json'] + ([REF_DIR / 'measured.json'] if a.update_reference else []): atomic_write_text(path, text)
         return
-    cases, cond = select_cases(a.cod), condition(a.d_min, a.d_low, a.extend, a.solver)
+    (cases, not_read), cond = select_cases(a.cod), condition(a.d_min, a.d_low, a.extend, a.solver)
     cache = out / 'rows.jsonl'
     done = read_rows(cache)
     atomic_write_text(cache, ''.join(json.dumps(r) + '\n' for r in done.values()))   # a torn last line (a killed run) dropped before appending
     print(f"condition: {cond.name} (refined against the data to {a.d_low or a.d_min} Å)\n" + ' | '.join(COLS))
-    keys, left_out, todo = {c.name: case_key(c, cond, a.seed, a.max_runs) for c in cases}, {}, []
+    for n, why in not_read.items(): print(f"{n}: left out ({why})", flush=True)
+    keys, left_out, todo = {c.name: case_key(c, cond, a.seed, a.max_runs) for c in cases}, dict(not_read), []
     for c in cases:
         if keys[c.name] in done: continue
         if (n := case_atoms(c, cond.d)) > a.max_atoms:
@@ -280,7 +295,7 @@ def main(argv=None):
     rows = [done[keys[c.name]] for c in cases if c.name not in left_out]
     head = headline(rows)
     print(f"\n{head['refined']} of {head['n']} refined ({len(left_out)} left out: {left_out or 'none'}); elements right for >= 90 % of atoms: "
-          f"{head['elements_90'][0]}/{head['elements_90'][1]}; R1 within 0.02 of the true model's: {head['r1_within_002'][0]}/{head['r1_within_002'][1]}; "
+          f"{head['elements_90'][0]}/{head['elements_90'][1]} (atoms right over all: {head['atoms_right'][0]}/{head['atoms_right'][1]}); R1 within 0.02 of the true model's: {head['r1_within_002'][0]}/{head['r1_within_002'][1]}; "
           f"bonds in range: {head['bonds_ok'][0]}/{head['bonds_ok'][1]} ({100 * head['bonds_ok'][2]:.1f} %)")
     tables = {t: agreement(rows, t) for t in ('solved_80', 'phased')}
     print("\nDoes 'refined R1 below X' agree with the reference's verdict? Every X is shown; none is chosen on these structures.")

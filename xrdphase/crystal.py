@@ -4,12 +4,12 @@
 
 # %% auto #0
 __all__ = ['PRESETS', 'CRYSTAL_SYSTEMS', 'StructureError', 'is_monoclinic', 'StructureSpec', 'get_spec', 'random_structure',
-           'composition', 'unit_cell_content', 'CifStructure', 'read_cif', 'crystal_system', 'read_cif_dir', 'thpp',
-           'sucrose']
+           'composition', 'unit_cell_content', 'CifStructure', 'read_cif', 'crystal_system', 'cif_blocks',
+           'read_cif_dir', 'thpp', 'sucrose']
 
 # %% ../nbs/01_crystal.ipynb #08586c77
 import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
-import random, math
+import random, math, hashlib
 from dataclasses import dataclass, field
 from collections import Counter
 from pathlib import Path
@@ -284,22 +284,47 @@ def crystal_system(space_group) -> str: # a symbol, `space_group_info` or `space
     g = space_group.group() if hasattr(space_group, 'group') else space_group if isinstance(space_group, sgtbx.space_group) else sgtbx.space_group_info(str(space_group)).group()
     return g.crystal_system().lower()
 
+# %% ../nbs/01_crystal.ipynb #06079cd1
+def cif_blocks(path, # an existing CIF file
+              ) -> list:
+    "Names of the data blocks of `path` from which iotbx builds a structure (atom sites with a cell and symmetry), in file order."
+    from iotbx import cif
+    if not _parser_survives(path): raise StructureError(f"{path}: unparseable CIF (cctbx's CIF parser crashed on it)")
+    try: return list(cif.reader(file_path=str(path), strict=False).build_crystal_structures())
+    except Exception as e: raise StructureError(f"{path}: cannot build a structure ({type(e).__name__}: {str(e).strip()[:200]})") from None
+
+def _read_blocks(p:Path, blocks:str) -> tuple:
+    "([CifStructure], [(file[:block], reason)]) of one file: its first block, or every block iotbx builds."
+    try: names = [None] if blocks == 'first' else cif_blocks(p)
+    except StructureError as e: return [], [(p.name, str(e).split(': ', 1)[-1])]
+    ok, skipped = [], []
+    for b in names:
+        try: ok.append(read_cif(p, block=b, allow_any_group=True))
+        except StructureError as e: skipped.append((p.name if b is None else f"{p.name}:{b}", str(e).split(': ', 1)[-1]))
+    return ok, skipped
+
 def read_cif_dir(folder,                 # folder of CIF files
                  groups='monoclinic',    # crystal systems kept: 'monoclinic' (the grid networks, stores and COD splits, as in the thesis), 'all', or a tuple of `CRYSTAL_SYSTEMS`
                  pattern:str='*.cif',    # which files
+                 blocks:str='first',     # 'first': a file's first block holding atoms (the stores and splits); 'all': every block
                 ) -> tuple:
-    "Read every CIF in `folder`: (structures, skipped) where skipped is a list of (file, reason); other crystal systems than `groups` are skipped, saying so."
+    "Read every CIF in `folder`: (structures, skipped), skipped a list of (file or file:block, reason): other crystal systems than `groups`, and a file with the same bytes as an earlier one, each saying so."
     keep = CRYSTAL_SYSTEMS if groups == 'all' else (groups,) if isinstance(groups, str) else tuple(groups)
     if bad := sorted(set(keep) - set(CRYSTAL_SYSTEMS)): raise ValueError(f"read_cif_dir: groups={groups!r}: {bad} not 'all' or one of {CRYSTAL_SYSTEMS}")
-    ok, skipped = [], []
+    if blocks not in ('first', 'all'): raise ValueError(f"read_cif_dir: blocks={blocks!r}: 'first' or 'all'")
+    ok, skipped, seen = [], [], {}
     for p in sorted(Path(folder).glob(pattern)):
-        try: cs = read_cif(p, allow_any_group=True)
-        except StructureError as e:
-            skipped.append((p.name, str(e).split(': ', 1)[-1]))
+        digest = hashlib.sha256(p.read_bytes()).hexdigest()
+        if digest in seen:
+            skipped.append((p.name, f"the same bytes as {seen[digest]} (read once)"))
             continue
-        system = crystal_system(cs.xs.space_group())
-        if system in keep: ok.append(cs)
-        else: skipped.append((p.name, f"space group {cs.space_group_in_file} is {system}, not {' or '.join(keep)} (groups={groups!r})"))
+        seen[digest] = p.name
+        read, bad_blocks = _read_blocks(p, blocks)
+        skipped += bad_blocks
+        for cs in read:
+            system = crystal_system(cs.xs.space_group())
+            if system in keep: ok.append(cs)
+            else: skipped.append((p.name if blocks == 'first' else f"{p.name}:{cs.block}", f"space group {cs.space_group_in_file} is {system}, not {' or '.join(keep)} (groups={groups!r})"))
     return ok, skipped
 
 # %% ../nbs/01_crystal.ipynb #779ef2dc

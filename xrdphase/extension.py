@@ -413,7 +413,9 @@ def extend(rec_low,            # measured or cut data: a `Reflections` record or
 @dataclass(frozen=True)
 class AutoSettings:
     "The rule of `auto`: by the data's d_min and centricity only."
-    d_float:float=1.25         # d_min ≤ this: float+recycle from the Wilson start, the caller's runs (today's method)
+    d_float:float=1.25         # d_min ≤ this: float+recycle from the Wilson start (today's method) ...
+    float_runs_centric:int=8   # ... with at least this many seeded runs in a centrosymmetric group (bench/auto_runs.py's dev choice)
+    float_runs_acentric:int=64 # ... and in a non-centrosymmetric one (the same choice)
     set_weights:str='set_model/model.pt'   # below: the set model's fill starts float+recycle (path under reference_dir())
     runs_centric:int=24        # ... with at least this many seeded runs in a centrosymmetric group
     runs_acentric:int=32       # ... and in a non-centrosymmetric one
@@ -422,7 +424,8 @@ def auto_choice(rec:Reflections, max_runs:int|None=None, auto:AutoSettings=AutoS
     "The method and runs `auto` takes for `rec` (a converted record): dict(method, max_runs, reason)."
     d, centric = float(rec.d.min()), rec.crystal_symmetry().space_group().is_centric()
     if d <= auto.d_float:
-        return dict(method='float+recycle', max_runs=max_runs, reason=f"d_min {d:.3f} Å ≤ {auto.d_float} Å: float+recycle")
+        runs = max(max_runs or 0, auto.float_runs_centric if centric else auto.float_runs_acentric)
+        return dict(method='float+recycle', max_runs=runs, reason=f"d_min {d:.3f} Å ≤ {auto.d_float} Å, {'centro' if centric else 'non-centro'}symmetric: float+recycle, {runs} runs")
     runs = max(max_runs or 0, auto.runs_centric if centric else auto.runs_acentric)
     return dict(method=f"hybrid:set:{reference_dir() / auto.set_weights}", max_runs=runs,
                 reason=f"d_min {d:.3f} Å > {auto.d_float} Å, {'centro' if centric else 'non-centro'}symmetric: set-model start, {runs} runs")
