@@ -1,7 +1,7 @@
 """Choose how many seeded runs `auto` gives float+recycle at 1.2 Å (`extension.AutoSettings`), on a dev split, never on the benchmark's structures.
 
 float+recycle stops at the first run whose recycled model fits the measured |F| (R1 <= 0.2), so runs beyond the eighth cost
-time only on the crystals that 8 runs leave unsolved. In the real group, 7 of the 18 structures that float+recycle leaves
+time only on the crystals that 8 runs leave unsolved. In the real group as committed at 31b5f27, 7 of the 18 structures that float+recycle left
 unsolved from 1.2 Å are in P2₁2₁2₁, and 6 of those 7 solve from true 1.0 Å data. This bench solves --n crystals of MOSES
 molecules of the 'dev' split (the 'test' split is the benchmark's, the 'train' split the models'), packed in the common
 organic groups with equal weights (half of them non-centrosymmetric), seeds from DEV_SEED (neither the benchmark's nor

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from cctbx.array_family import flex
 from xrdphase.core import cctbx_test_data
-from xrdphase.crystal import random_structure, StructureSpec, sucrose
+from xrdphase.crystal import random_structure, StructureSpec, sucrose, thpp
 from xrdphase.diffraction import reflections
 from xrdphase import phasing as P, success as S, files as F, extension as X
 from xrdphase.teaching_cf import charge_flip, fig1_7_charge_flipping
@@ -117,8 +117,11 @@ def test_extension_from_2_0_A_to_1_0_A():
 
 def test_auto_choice():
     rec = reflections(sucrose().xs, 1.0, e_method=None)
-    assert X.auto_choice(rec.cut(1.2), 8) == dict(method='float+recycle', max_runs=8, reason=X.auto_choice(rec.cut(1.2), 8)['reason'])
-    low = X.auto_choice(rec.cut(1.5), 8)                      # sucrose: P2_1, not centrosymmetric
+    high = X.auto_choice(rec.cut(1.2), 8)                    # sucrose: P2_1, not centrosymmetric
+    assert high == dict(method='float+recycle', max_runs=X.AutoSettings().float_runs_acentric, reason=high['reason']) and 'non-centro' in high['reason']
+    centric = X.auto_choice(reflections(thpp().xs, 1.2, e_method=None), 8)   # thpp: P2_1/c
+    assert centric['max_runs'] == max(8, X.AutoSettings().float_runs_centric) and 'centrosymmetric' in centric['reason']
+    low = X.auto_choice(rec.cut(1.5), 8)
     assert low['method'].startswith('hybrid:set:') and low['max_runs'] == X.AutoSettings().runs_acentric
     assert X.auto_choice(rec.cut(1.5), 8, X.AutoSettings(d_float=1.6))['method'] == 'float+recycle'
     assert 'auto' in X.METHODS
