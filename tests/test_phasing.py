@@ -120,7 +120,7 @@ def test_auto_choice():
     high = X.auto_choice(rec.cut(1.2), 8)                    # sucrose: P2_1, not centrosymmetric
     assert high == dict(method='float+recycle', max_runs=X.AutoSettings().float_runs_acentric, reason=high['reason']) and 'non-centro' in high['reason']
     centric = X.auto_choice(reflections(thpp().xs, 1.2, e_method=None), 8)   # thpp: P2_1/c
-    assert centric['max_runs'] == max(8, X.AutoSettings().float_runs_centric) and 'centrosymmetric' in centric['reason']
+    assert centric['max_runs'] == max(8, X.AutoSettings().float_runs_centric) and ', centrosymmetric:' in centric['reason']
     low = X.auto_choice(rec.cut(1.5), 8)
     assert low['method'].startswith('hybrid:set:') and low['max_runs'] == X.AutoSettings().runs_acentric
     assert X.auto_choice(rec.cut(1.5), 8, X.AutoSettings(d_float=1.6))['method'] == 'float+recycle'
