@@ -196,10 +196,10 @@ def select_cases(cod:list) -> tuple:
     folder = cod_dir()
     missing = [n for n in cod if folder is None or not (folder / n).is_file()]
     if missing: raise SystemExit(f"bench/refinement.py: --cod {missing[0]}: no such file in {folder} (give file names there, 'all' or 'monoclinic')")
-    files = {str(folder / n) for n in cod}
+    files, stems = {str(folder / n) for n in cod}, {Path(n).stem for n in cod}
     cases, left = B.real_group(groups='all')
     return ([c for c in cases if c.source[0] == 'cif' and c.source[1] in files] + list(B.BUILTIN_REAL),
-            {n: why for n, why in left if str(folder / n.split(':')[0]) in files or str(folder / (n.split(':')[0] + '.cif')) in files})
+            {n: why for n, why in left if Path(n.split(':')[0]).stem in stems})     # n: 'FILE.cif' or 'STEM:BLOCK
 
 
 def parse(argv):
@@ -215,7 +215,7 @@ def parse(argv):
     p.add_argument('--measured', action='store_true', help='the measured CIFs of tests/data instead of calculated data')
     p.add_argument('--update-reference', action='store_true', help='also write the summary to reference/refinement/ (SLUG.json, or measured.json with --measured)')
     p.add_argument('--workers', type=int, default=1, help='cases solved and refined at once (processes)')
-    p.add_argument('--max-atoms', type=int, default=200, help='cases whose reference has more non-H atoms in the cell are left out: named and counted in the summary (default 200)')
+    p.add_argument('--max-atoms', type=int, default=200, help='cases whose reference has more non-H atoms in its asymmetric unit are left out: named and counted in the summary (default 200)')
     a = p.parse_args(argv)
     if a.extend is not None and a.d_low is None: raise SystemExit("bench/refinement.py: --extend needs --d-low (the resolution of the user's data)")
     if a.d_low is not None and a.d_low <= a.d_min: raise SystemExit(f"bench/refinement.py: --d-low {a.d_low} must be coarser than --d-min {a.d_min}")
@@ -230,7 +230,7 @@ COLS = ('name', 'n_obs', 'd_min', 'solved_80', 'phased', 'matched', 'elements', 
 
 
 def case_atoms(case:Case, d:float) -> int:
-    "Non-H atoms of the case's reference structure (the cell's), for --max-atoms."
+    "Non-H atoms in the asymmetric unit of the case's reference structure, for --max-atoms."
     return non_h_atoms(load_case(case, d)[0]).scatterers().size()
 
 
