@@ -13,15 +13,13 @@ structures solved; a tie goes to fewer runs. Paired counts and exact McNemar p a
     python bench/auto_runs.py --update-reference    # also reference/auto_runs.json (08c checks AutoSettings against it)
 """
 import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
-import argparse, json, shlex, sys
-from dataclasses import replace
+import shlex, sys
 from pathlib import Path
 from xrdphase import benchmark as B
-from xrdphase.core import atomic_write_text, derive_seed
-from xrdphase.molecular import MolecularSpec, COMMON_ORGANIC_GROUPS
+from xrdphase.core import derive_seed
+sys.path.insert(0, str(Path(__file__).resolve().parent))   # bench/_dev.py, also when a test loads this file by path
+from _dev import dev_args, dev_rows, dev_write  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-REF = ROOT / 'reference' / 'auto_runs.json'
 DEV_SEED = derive_seed(B.BENCH_SEED, 779)          # not the benchmark's seeds, nor bench/origin_cc.py's (777) or element_rules.py's (778)
 CANDIDATES = (8, 16, 32, 64)
 GROUP = 'dev (auto runs)'
@@ -52,16 +50,8 @@ def choose(rows:list, centric:bool, candidates=CANDIDATES) -> dict:
 
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument('--n', type=int, default=120, help='dev crystals (default 120)')
-    ap.add_argument('--workers', type=int, default=2)
-    ap.add_argument('--out', default=str(ROOT / 'runs' / 'auto_runs'))
-    ap.add_argument('--update-reference', action='store_true', help='write reference/auto_runs.json')
-    a = ap.parse_args(argv)
-    spec = MolecularSpec(smiles='moses', split='dev', space_groups=COMMON_ORGANIC_GROUPS['space_groups'], space_group_weights=None)
-    cases, failed = B.generated_cases(a.n, DEV_SEED, spec)
-    cases = [replace(c, group=GROUP) for c in cases]
-    rows = B.add_families(B.run_benchmark(cases, [condition(x) for x in CANDIDATES], Path(a.out) / 'cases.jsonl', workers=a.workers, max_runs=8), cases)
+    a = dev_args(__doc__, 'auto_runs', argv)
+    rows, cases, failed, spec = dev_rows(a, DEV_SEED, GROUP, [condition(x) for x in CANDIDATES])
     out = dict(families={f: choose(rows, c) for f, c in FAMILIES.items()}, n=len(cases), generation_failed=len(failed),
                command=shlex.join(['python', 'bench/auto_runs.py'] + argv), split='dev', space_groups=list(spec.space_groups),
                seed=DEV_SEED, candidates=list(CANDIDATES),
@@ -73,8 +63,7 @@ def main(argv=None):
             p = t['paired']
             print(f"| {x} | {t['solved']}/{t['n']} | {t['ci95'][0]:.2f}–{t['ci95'][1]:.2f} | +{p['gained']}/−{p['lost']} ({p['p']:.2g}) | {t['cpu_mean']} | {t['cpu_median']} |")
         print(f"chosen: {v['chosen']} runs (most solved; a tie goes to fewer runs)")
-    atomic_write_text(Path(a.out) / 'summary.json', json.dumps(out, indent=1, ensure_ascii=False))
-    if a.update_reference: atomic_write_text(REF, json.dumps(out, indent=1, ensure_ascii=False))
+    dev_write(a, 'auto_runs', out)
 
 
 if __name__ == '__main__':

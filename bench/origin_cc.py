@@ -12,15 +12,13 @@ threshold (the nearer to smtbx's). Paired counts and exact McNemar p against 0.9
     python bench/origin_cc.py --update-reference    # also reference/origin_cc.json (read by bench/phasing.py --origin-cc chosen)
 """
 import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
-import argparse, json, shlex, sys
-from dataclasses import replace
+import shlex, sys
 from pathlib import Path
 from xrdphase import benchmark as B
-from xrdphase.core import atomic_write_text, derive_seed
-from xrdphase.molecular import MolecularSpec, COMMON_ORGANIC_GROUPS
+from xrdphase.core import derive_seed
+sys.path.insert(0, str(Path(__file__).resolve().parent))   # bench/_dev.py, also when a test loads this file by path
+from _dev import dev_args, dev_rows, dev_write  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-REF = ROOT / 'reference' / 'origin_cc.json'
 DEV_SEED = derive_seed(B.BENCH_SEED, 777)          # not the benchmark's seeds
 CANDIDATES = (0.9, 0.8, 0.7, 0.6, 0.5)
 GROUP = 'dev (origin threshold)'
@@ -49,16 +47,8 @@ def choose(rows:list, candidates=CANDIDATES) -> dict:
 
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument('--n', type=int, default=120, help='dev crystals (default 120)')
-    ap.add_argument('--workers', type=int, default=2)
-    ap.add_argument('--out', default=str(ROOT / 'runs' / 'origin_cc'))
-    ap.add_argument('--update-reference', action='store_true', help='write reference/origin_cc.json')
-    a = ap.parse_args(argv)
-    spec = MolecularSpec(smiles='moses', split='dev', space_groups=COMMON_ORGANIC_GROUPS['space_groups'], space_group_weights=None)
-    cases, failed = B.generated_cases(a.n, DEV_SEED, spec)
-    cases = [replace(c, group=GROUP) for c in cases]
-    rows = B.add_families(B.run_benchmark(cases, [condition(x) for x in CANDIDATES], Path(a.out) / 'cases.jsonl', workers=a.workers, max_runs=8), cases)
+    a = dev_args(__doc__, 'origin_cc', argv)
+    rows, cases, failed, spec = dev_rows(a, DEV_SEED, GROUP, [condition(x) for x in CANDIDATES])
     out = dict(choose(rows), n=len(cases), generation_failed=len(failed), command=shlex.join(['python', 'bench/origin_cc.py'] + argv),
                split='dev', space_groups=list(spec.space_groups), seed=DEV_SEED, candidates=list(CANDIDATES),
                acentric={str(x): B.family_summary(rows, condition(x).name, 'centric') for x in CANDIDATES})
@@ -68,8 +58,7 @@ def main(argv=None):
         p = v['paired']
         print(f"| {x} | {v['solved']}/{v['n']} | {v['ci95'][0]:.2f}–{v['ci95'][1]:.2f} | +{p['gained']}/−{p['lost']} ({p['p']:.2g}) | {v['no_candidate']} | {v['cpu_mean']} |")
     print(f"\nchosen: {out['chosen']} (most solved; a tie goes to the higher threshold)")
-    atomic_write_text(Path(a.out) / 'summary.json', json.dumps(out, indent=1, ensure_ascii=False))
-    if a.update_reference: atomic_write_text(REF, json.dumps(out, indent=1, ensure_ascii=False))
+    dev_write(a, 'origin_cc', out)
 
 
 if __name__ == '__main__':
