@@ -6,8 +6,10 @@ solves --n crystals of MOSES molecules of the 'dev' split (the 'test' split is t
 models'), packed in the common organic groups at their CSD shares, seeds from DEV_SEED (neither the benchmark's nor
 bench/origin_cc.py's), from calculated 1.0 A data with the benchmark's fixed solver, as `bench/refinement.py --cod all
 --d-min 1.0` does for the real group. Each solved crystal's peaks get elements once; each candidate refines them. The choice:
-fewest atoms with a wrong element over all crystals; a tie goes to the earlier candidate (the simpler). Every candidate's
-row is printed: crystals with elements right for >= 90 % of atoms (95 % Wilson), wrong atoms, the confusions, R1, CPU s.
+fewest atoms with a wrong element over all crystals; a tie goes to the earlier candidate (the simpler). A second choice,
+added later on the same crystals, builds on the first: atoms added from difference-map peaks (`max_added`), chosen by fewest
+reference atoms not right (missing, or with a wrong element); a tie goes to fewer atoms added. Every candidate's row is
+printed: crystals with elements right for >= 90 % of atoms (95 % Wilson), wrong atoms, missing atoms, confusions, R1, CPU s.
 
     python bench/element_rules.py                       # runs/element_rules/{rows.jsonl, summary.json}; resumable
     python bench/element_rules.py --update-reference    # also reference/refinement/element_rules.json
@@ -30,15 +32,25 @@ from xrdphase.success import evaluate
 ROOT = Path(__file__).resolve().parent.parent
 REF = ROOT / 'reference' / 'refinement' / 'element_rules.json'
 DEV_SEED = derive_seed(B.BENCH_SEED, 778)
-CANDIDATES = {'Fo map only (before)': ElementRules(from_counts=False),
-              'Fo map, electron counts (sigma 1.2 e)': ElementRules(counts_sigma=1.2),
-              'Fo map, electron counts (sigma 0.5 e)': ElementRules(counts_sigma=0.5),
-              'Fo map, electron counts (sigma 0.5 e), 8 swaps': ElementRules(counts_sigma=0.5, max_swaps=8)}
+def _rules(from_counts=True, counts_sigma=0.5, max_swaps=4, max_added=0) -> ElementRules:
+    "Every field given: a candidate stays what its cached rows were computed with when ElementRules' defaults change."
+    return ElementRules(from_map=True, from_counts=from_counts, counts_sigma=counts_sigma, max_swaps=max_swaps, max_added=max_added)
+
+ELEMENTS = {'Fo map only (before)': _rules(from_counts=False),       # the first choice: fewest wrong atoms
+            'Fo map, electron counts (sigma 1.2 e)': _rules(counts_sigma=1.2),
+            'Fo map, electron counts (sigma 0.5 e)': _rules(),
+            'Fo map, electron counts (sigma 0.5 e), 8 swaps': _rules(max_swaps=8)}
+BASE = 'Fo map, electron counts (sigma 0.5 e), 8 swaps'              # the first choice, which the second builds on
+ADDED = {BASE: ELEMENTS[BASE],                                       # the second: fewest atoms not right, missing ones counted
+         '+ up to 2 atoms from the difference map': _rules(max_swaps=8, max_added=2),
+         '+ up to 6 atoms from the difference map': _rules(max_swaps=8, max_added=6)}
+CANDIDATES = {**ELEMENTS, **ADDED}
 CONDITION = B.Condition(f'true 1.0 Å{B.FIXED_TAG}', 1.0, **B.SOLVERS['fixed'])
 
 
-def run_crystal(case) -> list:
-    "One row per candidate for a dev crystal (one row, solved False, if the solver found no solution)."
+def run_crystal(job) -> list:
+    "One row per candidate named for a dev crystal (one row, solved False, if the solver found no solution)."
+    case, names = job
     xs_ref, rec = B.load_case(case, 1.0)
     fo_sq = observations(rec)
     sol, _ = B.condition_solution(CONDITION, rec, xs_ref, B.case_seed(case), 8)
@@ -48,8 +60,8 @@ def run_crystal(case) -> list:
     asu = asu_content(unit_cell_content(xs_ref), fo_sq.crystal_symmetry())
     atoms = assign_elements(*solution_peaks(sol, asu), asu, fo_sq.crystal_symmetry())
     rows = []
-    for name, rules in CANDIDATES.items():
-        t = time.process_time()
+    for name in names:
+        rules, t = CANDIDATES[name], time.process_time()
         try:
             r = refine(atoms, fo_sq, asu, rules=rules)
             pairs = solution_element_pairs(sol, r.xs, xs_ref)
@@ -61,24 +73,42 @@ def run_crystal(case) -> list:
     return rows
 
 
-def choose(rows:list, n_cases:int) -> dict:
-    "Per candidate over the crystals every candidate refined: crystals >= 90 % right (Wilson), wrong atoms, confusions, mean R1, CPU; the chosen one."
-    by = {c: {r['structure']: r for r in rows if r.get('candidate') == c} for c in CANDIDATES}
-    common = sorted(set.intersection(*(set(s for s, r in v.items() if 'r1' in r) for v in by.values())))
+def _table(by:dict, common:list) -> dict:
+    "Per candidate over the `common` crystals: crystals >= 90 % right (Wilson), wrong and missing atoms, confusions, mean R1, CPU."
     table = {}
     for c, v in by.items():
         mine = [v[s] for s in common]
         k = sum(r['right'] >= 0.9 * r['n_ref'] for r in mine)      # as bench/refinement.py's elements >= 0.9
         table[c] = dict(rules=asdict(CANDIDATES[c]), n=len(mine), elements_90=k, ci95=list(B.wilson_interval(k, len(mine))),
-                        wrong_atoms=sum(len(r['wrong']) for r in mine), atoms=sum(r['n_ref'] for r in mine),
-                        confusions=dict(Counter(w for r in mine for w in r['wrong']).most_common()),
+                        wrong_atoms=sum(len(r['wrong']) for r in mine), missing_atoms=sum(r['n_ref'] - r['right'] - len(r['wrong']) for r in mine),
+                        atoms=sum(r['n_ref'] for r in mine), confusions=dict(Counter(w for r in mine for w in r['wrong']).most_common()),
                         r1_mean=round(float(np.mean([r['r1'] for r in mine])), 4), cpu_mean=round(float(np.mean([r['cpu_s'] for r in mine])), 2),
                         not_refined=sum('error' in r for r in v.values()))
-    names = list(CANDIDATES)
-    chosen = min(names, key=lambda c: (table[c]['wrong_atoms'], names.index(c)))
+    return table
+
+
+def choose(rows:list, n_cases:int) -> dict:
+    "Both choices over the crystals every candidate refined: the element rules (fewest wrong atoms), then atoms added (fewest not right)."
+    by = {c: {r['structure']: r for r in rows if r.get('candidate') == c} for c in CANDIDATES}
+    common = sorted(set.intersection(*(set(s for s, r in v.items() if 'r1' in r) for v in by.values())))
+    table = _table(by, common)
+    names = list(ELEMENTS)
+    first = min(names, key=lambda c: (table[c]['wrong_atoms'], names.index(c)))
+    if first != BASE: raise SystemExit(f"element_rules: the first choice is now {first!r}, not {BASE!r}: build ADDED on it and run again")
+    names = list(ADDED)
+    chosen = min(names, key=lambda c: (table[c]['wrong_atoms'] + table[c]['missing_atoms'], names.index(c)))
     unsolved = n_cases - len({r['structure'] for r in rows if r.get('candidate')})
-    return dict(table=table, chosen=chosen, chosen_rules=asdict(CANDIDATES[chosen]), n_crystals=n_cases, n_compared=len(common),
-                no_solution=unsolved)
+    e90 = lambda c: [by[c][s]['right'] >= 0.9 * by[c][s]['n_ref'] for s in common]
+    return dict(table=table, steps=[dict(candidates=list(ELEMENTS), rule='fewest wrong atoms; a tie to the earlier', chosen=first),
+                                    dict(candidates=list(ADDED), rule='fewest atoms not right (wrong or missing); a tie to the earlier', chosen=chosen,
+                                         paired_90=B.mcnemar(e90(chosen), e90(BASE)))],     # crystals >= 90 % right: chosen against its base
+                chosen=chosen, chosen_rules=asdict(CANDIDATES[chosen]), n_crystals=n_cases, n_compared=len(common), no_solution=unsolved)
+
+
+def to_run(rows:list) -> list:
+    "The candidates a crystal's cached rows lack (none where the solver found no solution)."
+    if any(r['candidate'] is None for r in rows): return []
+    return [n for n in CANDIDATES if n not in {r['candidate'] for r in rows}]
 
 
 def main(argv=None):
@@ -94,25 +124,27 @@ def main(argv=None):
     cache = Path(a.out) / 'rows.jsonl'
     done = {}
     for r in B.read_rows(cache).values(): done.setdefault(r['structure'], []).append(r)
-    done = {s: rs for s, rs in done.items() if len(rs) == len(CANDIDATES) or rs[0]['candidate'] is None}   # a crystal cut off mid-write runs again
+    done = {s: [r for r in rs if r['candidate'] in CANDIDATES or r['candidate'] is None] for s, rs in done.items()}
     atomic_write_text(cache, ''.join(json.dumps(r) + '\n' for rs in done.values() for r in rs))
-    todo = [c for c in cases if c.name not in done]
+    todo = [(c, n) for c in cases if (n := to_run(done.get(c.name, [])))]     # each crystal runs the candidates it has no row of
     with open(cache, 'a') as fh, Pool(a.workers) as pool:
         for rows in pool.imap(run_crystal, todo):
             for r in rows: fh.write(json.dumps(dict(r, key=f"{r['structure']}|{r['candidate']}")) + '\n')
             fh.flush()
-            done[rows[0]['structure']] = rows
+            done[rows[0]['structure']] = [r for r in done.get(rows[0]['structure'], []) if r['candidate'] is not None] + rows
             print(rows[0]['structure'], ' | '.join(f"{len(r['wrong'])} wrong" if 'wrong' in r else r.get('error', 'no solution') for r in rows), flush=True)
     rows = [r for c in cases for r in done[c.name]]
     out = dict(choose(rows, len(cases)), generation_failed=len(failed), command=shlex.join(['python', 'bench/element_rules.py'] + argv),
                split='dev', space_groups=list(spec.space_groups), seed=DEV_SEED, condition=CONDITION.name)
     print(f"\nn = {len(cases)} dev crystals ({out['no_solution']} without a solution; {out['n_compared']} refined by every candidate), "
           f"elements from 1.0 Å calculated data\n")
-    print('| candidate | elements ≥ 90 % | 95 % CI | wrong atoms | confusions | R1 mean | CPU s mean |\n|---|---|---|---|---|---|---|')
+    print('| candidate | elements ≥ 90 % | 95 % CI | wrong atoms | missing atoms | confusions | R1 mean | CPU s mean |\n|---|---|---|---|---|---|---|---|')
     for c, v in out['table'].items():
-        print(f"| {c} | {v['elements_90']}/{v['n']} | {v['ci95'][0]:.2f}–{v['ci95'][1]:.2f} | {v['wrong_atoms']}/{v['atoms']} | "
+        print(f"| {c} | {v['elements_90']}/{v['n']} | {v['ci95'][0]:.2f}–{v['ci95'][1]:.2f} | {v['wrong_atoms']}/{v['atoms']} | {v['missing_atoms']} | "
               f"{', '.join(f'{k} {n}' for k, n in v['confusions'].items()) or '–'} | {v['r1_mean']} | {v['cpu_mean']} |")
-    print(f"\nchosen: {out['chosen']} (fewest wrong atoms; a tie goes to the earlier candidate)")
+    for st in out['steps']: print(f"\nchosen among {len(st['candidates'])}: {st['chosen']} ({st['rule']})")
+    pr = out['steps'][1]['paired_90']
+    print(f"crystals >= 90 % right, chosen against {BASE}: +{pr['gained']}/-{pr['lost']} (exact p = {pr['p']})")
     text = json.dumps(out, indent=1, ensure_ascii=False)
     atomic_write_text(Path(a.out) / 'summary.json', text)
     if a.update_reference: atomic_write_text(REF, text)

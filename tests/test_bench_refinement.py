@@ -11,11 +11,11 @@ def bench(bench_module):
 
 # (r1, solved_80, phased, r1_wrong, r1_random): a good solve, a wrong one that refines well, a good one that refines badly,
 # no candidate (r1 None), a right solve whose refinement failed (r1 None), a plain failure
-# refined rows also carry elements, r1_true, bonds_ok, elements_right and n_ref (`headline`)
-REFINED = dict(good=(1.0, 0.04, '20/20', 20, 20), wrong_but_low=(0.5, 0.05, '10/14', 5, 10), good_but_high=(0.95, 0.21, '18/20', 19, 20),
-               failed=(0.2, 0.06, '5/12', 2, 10))
+# refined rows also carry elements, r1_true, bonds_ok, elements_right, n_ref and partial (`headline`)
+REFINED = dict(good=(1.0, 0.04, '20/20', 20, 20, 0), wrong_but_low=(0.5, 0.05, '10/14', 5, 10, 0), good_but_high=(0.95, 0.21, '18/20', 19, 20, 2),
+               failed=(0.2, 0.06, '5/12', 2, 10, 0))
 ROWS = [dict(name=n, r1=r, solved_80=s, phased=p, r1_wrong=w, r1_random=x,
-             **dict(zip(('elements', 'r1_true', 'bonds_ok', 'elements_right', 'n_ref'), REFINED.get(n.replace('-', '_'), ())))) for n, r, s, p, w, x in [
+             **dict(zip(('elements', 'r1_true', 'bonds_ok', 'elements_right', 'n_ref', 'partial'), REFINED.get(n.replace('-', '_'), ())))) for n, r, s, p, w, x in [
     ('good', 0.05, True, True, 0.45, 0.50), ('wrong-but-low', 0.12, False, True, 0.14, 'diverged'), ('good-but-high', 0.22, True, True, 0.50, 0.52),
     ('no candidate', None, False, False, 0.48, None), ('refine failed', None, True, True, 'diverged', 0.55), ('failed', 0.40, False, False, 0.47, 0.51)]]
 
@@ -78,6 +78,8 @@ def test_headline(bench):
     assert (h['n'], h['refined'], h['elements_90'][:2], h['r1_within_002'][:2]) == (6, 4, [2, 4], [2, 4])
     assert h['bonds_ok'] == [53, 66, round(53 / 66, 4)]
     assert h['atoms_right'][:2] == [46, 60] and h['atoms_right'][2][0] < 46 / 60 < h['atoms_right'][2][1]   # pooled over the 4 refined
+    by = h['r1_within_002_by_reference']          # good-but-high's reference has partly occupied sites
+    assert (by['ordered'][:2], by['partial'][:2]) == ([1, 3], [1, 1])
 
 
 def test_max_atoms_left_out_and_named(bench, tmp_path, monkeypatch, capsys):

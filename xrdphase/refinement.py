@@ -8,8 +8,9 @@ __all__ = ['MAX_VALENCE', 'BOND_RANGES', 'AFIX', 'RES_ORDER', 'CPK', 'Refinement
            'n_sites', 'element_slots', 'assign_elements', 'element_accuracy', 'solution_element_pairs',
            'solution_element_accuracy', 'add_riding_hydrogens', 'riding_constraints', 'observations', 'ls_cycles',
            'placeable', 'difference_map', 'reassign_from_map', 'electron_counts', 'reassign_from_counts', 'swap_by_u',
-           'ElementRules', 'npd_atoms', 'Refinement', 'refine', 'misplaced', 'bond_check', 'cif_text', 'fcf_text',
-           'shelxl_res', 'check_res', 'molecule_coordinates', 'projected_ellipse', 'plot_molecule', 'refine_and_write']
+           'missing_atoms', 'difference_peaks', 'complete_from_difference', 'ElementRules', 'npd_atoms', 'Refinement',
+           'refine', 'misplaced', 'bond_check', 'cif_text', 'fcf_text', 'shelxl_res', 'check_res',
+           'molecule_coordinates', 'projected_ellipse', 'plot_molecule', 'refine_and_write']
 
 # %% ../nbs/08e_refinement.ipynb #a9472187
 import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
@@ -355,9 +356,9 @@ def placeable(xs, spec, # a structure with riding H and its spec (`add_riding_hy
     ct, keep, refused = _connectivity(xs, riding_constraints(spec), tolerance), [], []
     for g in spec:
         try: _constraints.reparametrisation(structure=xs, constraints=riding_constraints([g]), connectivity_table=ct, temperature=20)
-        except _constraints.InvalidConstraint:
-            refused.append(xs.scatterers()[g[1]].label)               # e.g. a pivot on a special position: its bonds counted once
-            continue
+        except (_constraints.InvalidConstraint, IndexError):          # smtbx refuses the group: e.g. a pivot on a special position (its
+            refused.append(xs.scatterers()[g[1]].label)               # bonds counted once), or a =CH2 whose neighbour it sees without a
+            continue                                                  # substituent (IndexError in smtbx's add_hydrogen_to)
         keep.append(g)
     drop = {j for g in spec if g not in keep for j in g[2]}
     sel = [k for k in range(xs.scatterers().size()) if k not in drop]
@@ -427,14 +428,57 @@ def swap_by_u(ls, # least squares of an anisotropic model without H
         else: break
     return ls, tried
 
+# %% ../nbs/08e_refinement.ipynb #c0a1d2e4
+def missing_atoms(xs, # a model (its non-H atoms count, each by its share of the asymmetric unit, `site_weights`)
+                  content:dict, # atoms per asymmetric unit (`asu_content`)
+                 ) -> dict:
+    "The formula's non-H atoms per asymmetric unit that the model lacks, by element (negative: the model has more)."
+    heavy = xs.select(xs.scattering_types() != 'H')
+    w = site_weights(np.array(heavy.sites_frac()), heavy.crystal_symmetry()) if heavy.scatterers().size() else []
+    have = Counter()
+    for e, x in zip(heavy.scattering_types(), w): have[e] += x
+    return {e: round(float(v - have[e]), 3) for e, v in content.items() if e not in ('H', 'D')}
+
+def difference_peaks(ls, # least squares of a model
+                     n:int=12, # peaks searched
+                     min_height:float=1.0, # e/Å³: lower peaks are H atoms, ripples or noise
+                     min_d:float=1.15, max_d:float=2.0, # Å: farther than a C–H bond from every atom, closer than a C–Br bond to one
+                    ) -> tuple:
+    "(fractional sites, heights) of the Fo − Fc map's peaks where a missing non-H atom could sit, highest first."
+    sites, h = peak_search(difference_map(ls), n)
+    if not len(h): return sites, h
+    d = ls.xray_structure.closest_distances(flex.vec3_double(sites), distance_cutoff=max_d).smallest_distances
+    keep = [i for i in np.argsort(-h) if h[i] >= min_height and min_d <= d[i] <= max_d]
+    return sites[keep], h[keep]
+
+def complete_from_difference(ls, fo_sq, # least squares of an isotropic model without H, and its observations
+                             content:dict, # atoms per asymmetric unit
+                             max_added:int=2, # atoms tried at most
+                             cycles:int=6, tolerance:float=0.4) -> tuple:
+    "(least squares, atoms added): difference-map peaks added one at a time while the formula has atoms to spare, each kept only where R1 drops."
+    added = 0
+    for _ in range(max_added):
+        short = missing_atoms(ls.xray_structure, content)
+        sites, h = difference_peaks(ls)
+        if not len(h) or sum(short.values()) < site_weights(sites[:1], ls.xray_structure.crystal_symmetry())[0] - 0.25: break
+        e = max(short, key=lambda k: (short[k] > 0.25, tiny_pse.table(k).atomic_number()))     # the heaviest one short: highest peak first
+        xs = ls.xray_structure.deep_copy_scatterers()
+        xs.add_scatterer(xray.scatterer(label=f'{e}{xs.scatterers().size() + 1}', site=tuple(sites[0]), u=0.05, scattering_type=e))
+        try: ls2, _ = ls_cycles(_isotropic(xs), fo_sq, cycles=cycles, tolerance=tolerance)
+        except RefinementError: break
+        if ls2.r1_factor()[0] >= ls.r1_factor()[0]: break
+        ls, added = ls2, added + 1
+    return ls, added
+
 # %% ../nbs/08e_refinement.ipynb #ac663489
 @dataclass(frozen=True)
 class ElementRules:
-    "How `refine` revisits the elements of a model whose formula it knows; each step is kept only where R1 drops (`bench/element_rules.py` chose the defaults on dev crystals)."
+    "How `refine` revisits the atoms and elements of a model whose formula it knows; each step is kept only where R1 drops (`bench/element_rules.py` chose the defaults on dev crystals)."
     from_map:bool=True       # assign again from the Fo map's heights at the refined sites
     from_counts:bool=True    # assign again from refined electron counts (`reassign_from_counts`)
     counts_sigma:float=0.5   # electrons: the spread of a refined count around Z (plus 10 % of Z)
     max_swaps:int=8          # pairwise swaps tested by U after the anisotropic cycles (`swap_by_u`)
+    max_added:int=2          # atoms added from difference-map peaks while the formula has atoms to spare (`complete_from_difference`)
 
 
 # %% ../nbs/08e_refinement.ipynb #b4d839bd
@@ -509,7 +553,7 @@ def _reassigned(ls, stage:str, new_model, fo_sq, cycles, tolerance, stages):
     return ls2 if stages[-1]['kept'] else ls
 
 def _first_stages(xs, fo_sq, content, cycles, tolerance, stages, iso_why='', max_u=0.2, rules:ElementRules=ElementRules()):
-    "Isotropic; elements again from the Fo map, false peaks (U > `max_u`) out, elements from electron counts; anisotropic (unless `iso_why` says why not) without H, element swaps tested by U."
+    "Isotropic; elements again from the Fo map, false peaks (U > `max_u`) out, missing atoms from the difference map, elements from electron counts; anisotropic (unless `iso_why` says why not) without H, element swaps tested by U."
     ls, it = ls_cycles(_isotropic(xs), fo_sq, cycles=cycles, tolerance=tolerance)
     stages.append(_stats(ls, 'isotropic', it.n_iterations))
     _check(ls, 'isotropic', 1.0)
@@ -520,6 +564,9 @@ def _first_stages(xs, fo_sq, content, cycles, tolerance, stages, iso_why='', max
     if ghosts.count(True):
         ls, it = ls_cycles(_isotropic(xs.select(~ghosts)), fo_sq, cycles=cycles, tolerance=tolerance)
         stages.append(_stats(ls, f'isotropic, {ghosts.count(True)} atoms with U > {max_u} Å² removed', it.n_iterations))
+    if content is not None and rules.max_added:
+        ls, n_added = complete_from_difference(ls, fo_sq, content, rules.max_added, tolerance=tolerance)
+        stages.append(_stats(ls, f'isotropic, {n_added} atoms added from difference-map peaks', 0))
     if content is not None and rules.from_counts:
         ls = _reassigned(ls, 'elements from electron counts, isotropic',
                          lambda: reassign_from_counts(ls, fo_sq, content, tolerance, rules.counts_sigma), fo_sq, cycles, tolerance, stages)
