@@ -463,7 +463,8 @@ def complete_from_difference(ls, fo_sq, # least squares of an isotropic model wi
         if not len(h) or sum(short.values()) < site_weights(sites[:1], ls.xray_structure.crystal_symmetry())[0] - 0.25: break
         e = max(short, key=lambda k: (short[k] > 0.25, tiny_pse.table(k).atomic_number()))     # the heaviest one short: highest peak first
         xs = ls.xray_structure.deep_copy_scatterers()
-        xs.add_scatterer(xray.scatterer(label=f'{e}{xs.scatterers().size() + 1}', site=tuple(sites[0]), u=0.05, scattering_type=e))
+        n = 1 + max((int(m.group()) for sc in xs.scatterers() if (m := re.search(r'\d+$', sc.label))), default=0)   # a label no atom has
+        xs.add_scatterer(xray.scatterer(label=f'{e}{n}', site=tuple(sites[0]), u=0.05, scattering_type=e))
         try: ls2, _ = ls_cycles(_isotropic(xs), fo_sq, cycles=cycles, tolerance=tolerance)
         except RefinementError: break
         if ls2.r1_factor()[0] >= ls.r1_factor()[0]: break
@@ -566,7 +567,7 @@ def _first_stages(xs, fo_sq, content, cycles, tolerance, stages, iso_why='', max
         stages.append(_stats(ls, f'isotropic, {ghosts.count(True)} atoms with U > {max_u} Å² removed', it.n_iterations))
     if content is not None and rules.max_added:
         ls, n_added = complete_from_difference(ls, fo_sq, content, rules.max_added, tolerance=tolerance)
-        stages.append(_stats(ls, f'isotropic, {n_added} atoms added from difference-map peaks', 0))
+        stages.append(_stats(ls, f'isotropic, {n_added} atoms added from difference-map peaks', 6 * n_added))   # complete_from_difference's cycles per atom kept
     if content is not None and rules.from_counts:
         ls = _reassigned(ls, 'elements from electron counts, isotropic',
                          lambda: reassign_from_counts(ls, fo_sq, content, tolerance, rules.counts_sigma), fo_sq, cycles, tolerance, stages)
