@@ -8,7 +8,10 @@ bench/origin_cc.py's), from calculated 1.0 A data with the benchmark's fixed sol
 --d-min 1.0` does for the real group. Each solved crystal's peaks get elements once; each candidate refines them. The choice:
 fewest atoms with a wrong element over all crystals; a tie goes to the earlier candidate (the simpler). A second choice,
 added later on the same crystals, builds on the first: atoms added from difference-map peaks (`max_added`), chosen by fewest
-reference atoms not right (missing, or with a wrong element); a tie goes to fewer atoms added. Every candidate's row is
+reference atoms not right (missing, or with a wrong element); a tie goes to fewer atoms added. A third, on the second's
+choice and by the same rule, moves false atoms (the light atom of largest U) to difference-map peaks (`max_moved`); a tie
+goes to fewer moves. A fourth, on the third's, tries more swaps by U and swaps that valences would refuse (`max_swaps`,
+`swap_slack`). Every candidate's row is
 printed: crystals with elements right for >= 90 % of atoms (95 % Wilson), wrong atoms, missing atoms, confusions, R1, CPU s.
 
     python bench/element_rules.py                       # runs/element_rules/{rows.jsonl, summary.json}; resumable
@@ -32,9 +35,10 @@ from xrdphase.success import evaluate
 ROOT = Path(__file__).resolve().parent.parent
 REF = ROOT / 'reference' / 'refinement' / 'element_rules.json'
 DEV_SEED = derive_seed(B.BENCH_SEED, 778)
-def _rules(from_counts=True, counts_sigma=0.5, max_swaps=4, max_added=0) -> ElementRules:
+def _rules(from_counts=True, counts_sigma=0.5, max_swaps=4, max_added=0, max_moved=0, swap_slack=0.0) -> ElementRules:
     "Every field given: a candidate stays what its cached rows were computed with when ElementRules' defaults change."
-    return ElementRules(from_map=True, from_counts=from_counts, counts_sigma=counts_sigma, max_swaps=max_swaps, max_added=max_added)
+    return ElementRules(from_map=True, from_counts=from_counts, counts_sigma=counts_sigma, max_swaps=max_swaps, max_added=max_added,
+                        max_moved=max_moved, swap_slack=swap_slack)
 
 ELEMENTS = {'Fo map only (before)': _rules(from_counts=False),       # the first choice: fewest wrong atoms
             'Fo map, electron counts (sigma 1.2 e)': _rules(counts_sigma=1.2),
@@ -44,7 +48,19 @@ BASE = 'Fo map, electron counts (sigma 0.5 e), 8 swaps'              # the first
 ADDED = {BASE: ELEMENTS[BASE],                                       # the second: fewest atoms not right, missing ones counted
          '+ up to 2 atoms from the difference map': _rules(max_swaps=8, max_added=2),
          '+ up to 6 atoms from the difference map': _rules(max_swaps=8, max_added=6)}
-CANDIDATES = {**ELEMENTS, **ADDED}
+ADDED_CHOICE = '+ up to 2 atoms from the difference map'            # the second choice, which the third builds on
+MOVED = {ADDED_CHOICE: ADDED[ADDED_CHOICE],                          # the third: fewest atoms not right, as the second
+         '+ 1 false atom moved to a difference-map peak': _rules(max_swaps=8, max_added=2, max_moved=1),
+         '+ up to 3 false atoms moved to difference-map peaks': _rules(max_swaps=8, max_added=2, max_moved=3)}
+MOVED_CHOICE = '+ up to 3 false atoms moved to difference-map peaks'  # the third choice, which the fourth builds on
+SWAPS = {MOVED_CHOICE: MOVED[MOVED_CHOICE],                          # the fourth: fewest atoms not right, as the second
+         '+ swaps that raise the valence cost by up to 1': _rules(max_swaps=8, max_added=2, max_moved=3, swap_slack=1.0),
+         '+ up to 24 swaps': _rules(max_swaps=24, max_added=2, max_moved=3),
+         '+ up to 24 swaps that raise the valence cost by up to 1': _rules(max_swaps=24, max_added=2, max_moved=3, swap_slack=1.0)}
+NOT_RIGHT = 'fewest atoms not right (wrong or missing); a tie to the earlier'
+STEPS = [(ELEMENTS, 'fewest wrong atoms; a tie to the earlier', BASE),      # (candidates, rule, the choice the next step builds on)
+         (ADDED, NOT_RIGHT, ADDED_CHOICE), (MOVED, NOT_RIGHT, MOVED_CHOICE), (SWAPS, NOT_RIGHT, None)]
+CANDIDATES = {k: v for cands, _, _ in STEPS for k, v in cands.items()}
 CONDITION = B.Condition(f'true 1.0 Å{B.FIXED_TAG}', 1.0, **B.SOLVERS['fixed'])
 
 
@@ -88,21 +104,23 @@ def _table(by:dict, common:list) -> dict:
 
 
 def choose(rows:list, n_cases:int) -> dict:
-    "Both choices over the crystals every candidate refined: the element rules (fewest wrong atoms), then atoms added (fewest not right)."
+    "The choices of STEPS in turn over the crystals every candidate refined: each among its candidates, the first of which is the choice before it."
     by = {c: {r['structure']: r for r in rows if r.get('candidate') == c} for c in CANDIDATES}
     common = sorted(set.intersection(*(set(s for s, r in v.items() if 'r1' in r) for v in by.values())))
     table = _table(by, common)
-    names = list(ELEMENTS)
-    first = min(names, key=lambda c: (table[c]['wrong_atoms'], names.index(c)))
-    if first != BASE: raise SystemExit(f"element_rules: the first choice is now {first!r}, not {BASE!r}: build ADDED on it and run again")
-    names = list(ADDED)
-    chosen = min(names, key=lambda c: (table[c]['wrong_atoms'] + table[c]['missing_atoms'], names.index(c)))
-    unsolved = n_cases - len({r['structure'] for r in rows if r.get('candidate')})
     e90 = lambda c: [by[c][s]['right'] >= 0.9 * by[c][s]['n_ref'] for s in common]
-    return dict(table=table, steps=[dict(candidates=list(ELEMENTS), rule='fewest wrong atoms; a tie to the earlier', chosen=first),
-                                    dict(candidates=list(ADDED), rule='fewest atoms not right (wrong or missing); a tie to the earlier', chosen=chosen,
-                                         paired_90=B.mcnemar(e90(chosen), e90(BASE)))],     # crystals >= 90 % right: chosen against its base
-                chosen=chosen, chosen_rules=asdict(CANDIDATES[chosen]), n_crystals=n_cases, n_compared=len(common), no_solution=unsolved)
+    steps = []
+    for k, (cands, rule, built_on) in enumerate(STEPS):
+        names = list(cands)
+        score = (lambda c: table[c]['wrong_atoms']) if k == 0 else (lambda c: table[c]['wrong_atoms'] + table[c]['missing_atoms'])
+        chosen = min(names, key=lambda c: (score(c), names.index(c)))
+        steps.append(dict(candidates=names, rule=rule, chosen=chosen) if k == 0 else
+                     dict(candidates=names, rule=rule, chosen=chosen, base=names[0], paired_90=B.mcnemar(e90(chosen), e90(names[0]))))   # crystals >= 90 % right
+        if built_on is not None and chosen != built_on:
+            raise SystemExit(f"element_rules: step {k + 1}'s choice is now {chosen!r}, not {built_on!r}: build the next step on it and run again")
+    unsolved = n_cases - len({r['structure'] for r in rows if r.get('candidate')})
+    return dict(table=table, steps=steps, chosen=chosen, chosen_rules=asdict(CANDIDATES[chosen]), n_crystals=n_cases, n_compared=len(common),
+                no_solution=unsolved)
 
 
 def to_run(rows:list) -> list:
@@ -143,8 +161,9 @@ def main(argv=None):
         print(f"| {c} | {v['elements_90']}/{v['n']} | {v['ci95'][0]:.2f}–{v['ci95'][1]:.2f} | {v['wrong_atoms']}/{v['atoms']} | {v['missing_atoms']} | "
               f"{', '.join(f'{k} {n}' for k, n in v['confusions'].items()) or '–'} | {v['r1_mean']} | {v['cpu_mean']} |")
     for st in out['steps']: print(f"\nchosen among {len(st['candidates'])}: {st['chosen']} ({st['rule']})")
-    pr = out['steps'][1]['paired_90']
-    print(f"crystals >= 90 % right, chosen against {BASE}: +{pr['gained']}/-{pr['lost']} (exact p = {pr['p']})")
+    for st in out['steps'][1:]:
+        pr = st['paired_90']
+        print(f"crystals >= 90 % right, {st['chosen']} against {st['base']}: +{pr['gained']}/-{pr['lost']} (exact p = {pr['p']})")
     text = json.dumps(out, indent=1, ensure_ascii=False)
     atomic_write_text(Path(a.out) / 'summary.json', text)
     if a.update_reference: atomic_write_text(REF, text)

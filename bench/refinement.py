@@ -28,7 +28,7 @@ from xrdphase.refinement import (RefinementError, asu_content, assign_elements, 
                                  bond_check, misplaced)
 
 DEFAULT_COD = ('0000102.cif', '1100651.cif', '1512116.cif', '1512297.cif')
-VERSION = 6                      # bump when a row's fields or how they are computed change: cached rows of other versions are not reused
+VERSION = 8                      # bump when a row's fields or how they are computed change: cached rows of other versions are not reused
 THRESHOLDS = (0.10, 0.15, 0.20, 0.25, 0.30)   # every X is shown; none is chosen on these structures
 
 

@@ -8,9 +8,9 @@ __all__ = ['MAX_VALENCE', 'BOND_RANGES', 'AFIX', 'RES_ORDER', 'CPK', 'Refinement
            'n_sites', 'element_slots', 'assign_elements', 'element_accuracy', 'solution_element_pairs',
            'solution_element_accuracy', 'add_riding_hydrogens', 'riding_constraints', 'observations', 'ls_cycles',
            'placeable', 'difference_map', 'reassign_from_map', 'electron_counts', 'reassign_from_counts', 'swap_by_u',
-           'missing_atoms', 'difference_peaks', 'complete_from_difference', 'ElementRules', 'npd_atoms', 'Refinement',
-           'refine', 'misplaced', 'bond_check', 'cif_text', 'fcf_text', 'shelxl_res', 'check_res',
-           'molecule_coordinates', 'projected_ellipse', 'plot_molecule', 'refine_and_write']
+           'missing_atoms', 'difference_peaks', 'complete_from_difference', 'move_to_difference', 'ElementRules',
+           'npd_atoms', 'Refinement', 'refine', 'misplaced', 'bond_check', 'cif_text', 'fcf_text', 'shelxl_res',
+           'check_res', 'molecule_coordinates', 'projected_ellipse', 'plot_molecule', 'refine_and_write']
 
 # %% ../nbs/08e_refinement.ipynb #a9472187
 import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
@@ -400,7 +400,9 @@ def reassign_from_counts(ls, fo_sq, content:dict, tolerance:float=0.4, sigma_e:f
 
 # %% ../nbs/08e_refinement.ipynb #b7033f01
 def swap_by_u(ls, # least squares of an anisotropic model without H
-              fo_sq, tolerance:float=0.4, n_trials:int=4, min_du:float=0.002) -> tuple:
+              fo_sq, tolerance:float=0.4, n_trials:int=4, min_du:float=0.002,
+              valence_slack:float=0.0, # a swap may raise the valence cost (`chemistry_cost`) of the pair by this much
+             ) -> tuple:
     "Swap pairs of light atoms whose U says the elements are exchanged (the heavier label with the larger U) where valences allow; keep a swap only if R1 drops."
     tried = 0
     while tried < n_trials:
@@ -410,7 +412,7 @@ def swap_by_u(ls, # least squares of an anisotropic model without H
         el, nbs = list(xs.scattering_types()), bonds(xs, tolerance)
         chem = lambda e, i: chemistry_cost(e, nbs[i], bond_angles(xs, i, nbs[i]))
         pairs = sorted(((u[i] - u[j], i, j) for i in range(len(z)) for j in range(len(z)) if 0 < z[i] - z[j] <= 2 and z[i] <= 8
-                        and chem(el[j], i) + chem(el[i], j) <= chem(el[i], i) + chem(el[j], j)), reverse=True)     # valences allow it
+                        and chem(el[j], i) + chem(el[i], j) <= chem(el[i], i) + chem(el[j], j) + valence_slack), reverse=True)     # valences allow it
         pairs = [p for p in pairs if p[0] > min_du][:n_trials - tried]
         if not pairs: break
         for _, i, j in pairs:
@@ -471,6 +473,31 @@ def complete_from_difference(ls, fo_sq, # least squares of an isotropic model wi
         ls, added = ls2, added + 1
     return ls, added
 
+# %% ../nbs/08e_refinement.ipynb #d1e2f3a5
+def move_to_difference(ls, fo_sq, # least squares of an isotropic model without H, and its observations
+                       max_moved:int=1, # atoms moved at most
+                       max_z:int=8, # only atoms this light move (C, N, O): a heavy atom's own peak places it
+                       cycles:int=6, tolerance:float=0.4) -> tuple:
+    "(least squares, atoms moved): the light atom of largest U (a false peak) moved to the highest difference-map peak, one at a time, each move kept only where R1 drops."
+    moved = 0
+    for _ in range(max_moved):
+        sites, h = difference_peaks(ls)
+        xs = ls.xray_structure
+        light = [i for i, sc in enumerate(xs.scatterers()) if tiny_pse.table(sc.scattering_type).atomic_number() <= max_z]
+        if not len(h) or not light: break
+        i = max(light, key=lambda k: xs.scatterers()[k].u_iso)
+        w = site_weights(np.array([sites[0], xs.scatterers()[i].site]), xs.crystal_symmetry())
+        if abs(w[0] - w[1]) > 0.25: break                # a move may not change the composition (a special position on one side only)
+        trial = xs.deep_copy_scatterers()
+        trial.scatterers()[i].site = tuple(sites[0])
+        trial.scatterers()[i].u_iso = 0.05
+        try: ls2, _ = ls_cycles(_isotropic(trial), fo_sq, cycles=cycles, tolerance=tolerance)
+        except RefinementError: break
+        if ls2.r1_factor()[0] >= ls.r1_factor()[0]: break
+        ls, moved = ls2, moved + 1
+    return ls, moved
+
+
 # %% ../nbs/08e_refinement.ipynb #ac663489
 @dataclass(frozen=True)
 class ElementRules:
@@ -478,8 +505,10 @@ class ElementRules:
     from_map:bool=True       # assign again from the Fo map's heights at the refined sites
     from_counts:bool=True    # assign again from refined electron counts (`reassign_from_counts`)
     counts_sigma:float=0.5   # electrons: the spread of a refined count around Z (plus 10 % of Z)
-    max_swaps:int=8          # pairwise swaps tested by U after the anisotropic cycles (`swap_by_u`)
+    max_swaps:int=24         # pairwise swaps tested by U after the anisotropic cycles (`swap_by_u`)
+    swap_slack:float=1.0     # a swap may raise the pair's valence cost by this much (`swap_by_u`'s `valence_slack`)
     max_added:int=2          # atoms added from difference-map peaks while the formula has atoms to spare (`complete_from_difference`)
+    max_moved:int=3          # light atoms of largest U moved to difference-map peaks (`move_to_difference`)
 
 
 # %% ../nbs/08e_refinement.ipynb #b4d839bd
@@ -554,7 +583,7 @@ def _reassigned(ls, stage:str, new_model, fo_sq, cycles, tolerance, stages):
     return ls2 if stages[-1]['kept'] else ls
 
 def _first_stages(xs, fo_sq, content, cycles, tolerance, stages, iso_why='', max_u=0.2, rules:ElementRules=ElementRules()):
-    "Isotropic; elements again from the Fo map, false peaks (U > `max_u`) out, missing atoms from the difference map, elements from electron counts; anisotropic (unless `iso_why` says why not) without H, element swaps tested by U."
+    "Isotropic; elements again from the Fo map, false peaks (U > `max_u`) out, missing atoms from the difference map, false ones moved there, elements from electron counts; anisotropic (unless `iso_why` says why not) without H, element swaps tested by U."
     ls, it = ls_cycles(_isotropic(xs), fo_sq, cycles=cycles, tolerance=tolerance)
     stages.append(_stats(ls, 'isotropic', it.n_iterations))
     _check(ls, 'isotropic', 1.0)
@@ -565,9 +594,13 @@ def _first_stages(xs, fo_sq, content, cycles, tolerance, stages, iso_why='', max
     if ghosts.count(True):
         ls, it = ls_cycles(_isotropic(xs.select(~ghosts)), fo_sq, cycles=cycles, tolerance=tolerance)
         stages.append(_stats(ls, f'isotropic, {ghosts.count(True)} atoms with U > {max_u} Å² removed', it.n_iterations))
+    fill = 6                                                                  # cycles per atom added or moved
     if content is not None and rules.max_added:
-        ls, n_added = complete_from_difference(ls, fo_sq, content, rules.max_added, tolerance=tolerance)
-        stages.append(_stats(ls, f'isotropic, {n_added} atoms added from difference-map peaks', 6 * n_added))   # complete_from_difference's cycles per atom kept
+        ls, n_added = complete_from_difference(ls, fo_sq, content, rules.max_added, cycles=fill, tolerance=tolerance)
+        stages.append(_stats(ls, f'isotropic, {n_added} atoms added from difference-map peaks', fill * n_added))
+    if content is not None and rules.max_moved:
+        ls, n_moved = move_to_difference(ls, fo_sq, rules.max_moved, cycles=fill, tolerance=tolerance)
+        stages.append(_stats(ls, f'isotropic, {n_moved} atoms moved to difference-map peaks', fill * n_moved))
     if content is not None and rules.from_counts:
         ls = _reassigned(ls, 'elements from electron counts, isotropic',
                          lambda: reassign_from_counts(ls, fo_sq, content, tolerance, rules.counts_sigma), fo_sq, cycles, tolerance, stages)
@@ -576,7 +609,7 @@ def _first_stages(xs, fo_sq, content, cycles, tolerance, stages, iso_why='', max
     _set_flags(xs, not iso_why)
     ls, it = ls_cycles(xs, fo_sq, cycles=cycles, tolerance=tolerance)
     n = 0
-    if content is not None: ls, n = swap_by_u(ls, fo_sq, tolerance, n_trials=rules.max_swaps)
+    if content is not None: ls, n = swap_by_u(ls, fo_sq, tolerance, n_trials=rules.max_swaps, valence_slack=rules.swap_slack)
     stages.append(_stats(ls, f"{iso_why or 'anisotropic'}, no H ({n} element swaps tried)", it.n_iterations))
     _check(ls, 'anisotropic', start)
     return ls, start
