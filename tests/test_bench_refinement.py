@@ -113,4 +113,3 @@ def test_failed_labels(bench):
     exact = RefinementError("refinement failed: smtbx's goodness of fit raised 'math domain error' (χ² below zero by round-off: the model fits the data exactly?)")
     assert bench.failed(exact) == 'failed: exact fit (χ² below zero by round-off)'
     assert bench.failed(RefinementError('cannot place riding H (x)')) == 'failed: cannot place riding H (x)'
-    assert bench.failed(IndexError('pivot')) == 'failed: IndexError'
