@@ -27,7 +27,7 @@ Time: about 2 CPU s per solve on one core; the default (48 real + 200 generated 
 about 3 hours on one core, half with --workers 2. --quick: 4 real + 3 generated structures, a few minutes.
 """
 import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
-import argparse, dataclasses, datetime, json, shlex, sys, time
+import argparse, dataclasses, datetime, json, re, shlex, sys, time
 from pathlib import Path
 from xrdphase.core import atomic_write_text
 from xrdphase import benchmark as B
@@ -83,12 +83,37 @@ def conditions(a, group:str) -> list:
     for solver in a.solver:
         methods = [tuple(m.split('=', 1)) if '=' in m else m for m in (a.method if solver == 'fixed' else a.smtbx_method)]
         out += B.standard_conditions(a.d_low, a.d_high, models if solver in a.models_with else [], a.cliff if solver == 'smtbx' else a.cliff_fixed,
-                                     methods, a.from_d, solver)
+                                     methods, [d for d, _ in a.from_d], solver)
         if solver == 'fixed' and a.origin_cc is not None:             # the same methods again with another origin threshold
             x = origin_cc(a.origin_cc)
             out += [B.Condition(f'{name}, origin cc ≥ {x}{B.FIXED_TAG}', a.d_high, a.d_low, m, min_cc=x, **B.SOLVERS['fixed'])
                     for name, m in (mm if isinstance(mm, tuple) else (mm, mm) for mm in methods)]
-    return out
+    named = {n for _, names in a.from_d for n in names or ()} | {spec.rsplit('=', 1)[0] for spec in a.runs}
+    if unknown := sorted(named - {_method_name(c) for c in out}):
+        raise SystemExit(f"--from-d/--runs: {unknown} name no --method row of group {group!r}")
+    return [dataclasses.replace(c, max_runs=runs) if (runs := _method_runs(a, c)) else c for c in out if _kept(a, c)]
+
+
+def from_d(text:str) -> tuple:
+    "--from-d: 'D' (every method from D Å) or 'D:NAME,NAME' (only these methods' rows, and the Wilson fill, from D Å)."
+    d, _, names = text.partition(':')
+    try: value = float(d)
+    except ValueError: raise argparse.ArgumentTypeError(f"{text!r}: not D or D:NAME,NAME (D in Å)") from None
+    return value, tuple(n.strip() for n in names.split(',') if n.strip()) or None
+
+def _method_name(cond) -> str:
+    "The --method NAME a row was made from: its name without the solver tag and ' from D Å'."
+    return re.sub(r' from \d+\.\d Å$', '', cond.name.removesuffix(B.FIXED_TAG))
+
+def _kept(a, cond) -> bool:
+    "False for a row extended from a --from-d resolution that names its methods, and not this row's (the Wilson fill is always kept)."
+    names = dict(a.from_d).get(cond.d_low)
+    return names is None or cond.method == 'wilson' or _method_name(cond) in names
+
+def _method_runs(a, cond) -> int|None:
+    "--runs NAME=K: at most K seeded runs for the rows of method NAME (from every resolution), else None."
+    runs = {name: int(k) for name, k in (spec.rsplit('=', 1) for spec in a.runs)}
+    return runs.get(_method_name(cond))
 
 
 def origin_cc(value:str) -> float:
@@ -134,11 +159,13 @@ def main(argv=None):
     ap.add_argument('--real-cases', action='append', default=[], metavar='NAME', help='only these real structures (repeatable; e.g. 7052868)')
     ap.add_argument('--generated-groups', default='monoclinic', choices=['monoclinic', 'organic'], help="the generated group's space groups: the default spec's monoclinic ones (the committed rows) or xrdphase.molecular.COMMON_ORGANIC_GROUPS")
     ap.add_argument('--n-generated', type=int, default=200, help='generated molecular crystals (default 200)')
-    ap.add_argument('--d-low', type=float, default=1.2); ap.add_argument('--d-high', type=float, default=1.0)
+    ap.add_argument('--d-low', type=float, default=1.2)
+    ap.add_argument('--d-high', type=float, default=1.0)
     ap.add_argument('--cliff', type=float, nargs='*', default=[0.8, 1.5, 2.0], help='true data at these resolutions too')
     ap.add_argument('--method', action='append', default=[], help="an extension method of xrdphase.extension, or NAME=METHOD (repeatable; with the fixed solver)")
     ap.add_argument('--smtbx-method', action='append', default=[], help="an extension method (or NAME=METHOD) with smtbx's detector too (repeatable)")
-    ap.add_argument('--from-d', type=float, action='append', default=[], help='also extend data from this resolution (repeatable)')
+    ap.add_argument('--from-d', type=from_d, action='append', default=[], metavar='D[:NAME,...]', help="also extend data from D Å (repeatable); 'D:NAME,NAME': only these methods (and the Wilson fill) from D Å")
+    ap.add_argument('--runs', action='append', default=[], metavar='NAME=K', help="at most K seeded runs for method NAME's rows (repeatable; e.g. a compute-matched baseline)")
     ap.add_argument('--weights', action='append', default=[], metavar='NAME=PATH', help='a grid model to extend with (repeatable)')
     ap.add_argument('--reference-models', action='store_true', help='the eight committed D2 grid models (pretrained and fine-tuned)')
     ap.add_argument('--model', action='append', default=[], help='one of the committed D2 grid models by its row name (repeatable)')

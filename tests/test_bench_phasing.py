@@ -104,7 +104,7 @@ def test_origin_cc_rows(bench):
     "--origin-cc adds each fixed-solver method again with the threshold, under its own name and cache key; the others stay as they were."
     import argparse
     a = argparse.Namespace(model=[], generated_model=[], reference_models=False, weights=[], solver=['fixed'], method=['float+recycle'],
-                           smtbx_method=[], models_with=['smtbx'], d_low=1.2, d_high=1.0, cliff=[], cliff_fixed=[], from_d=[], origin_cc='0.7')
+                           smtbx_method=[], models_with=['smtbx'], d_low=1.2, d_high=1.0, cliff=[], cliff_fixed=[], from_d=[], origin_cc='0.7', runs=[])
     conds = bench.conditions(a, 'real')
     extra = [c for c in conds if c.min_cc is not None]
     assert [(c.name, c.min_cc, c.method) for c in extra] == [('float+recycle, origin cc ≥ 0.7 [600 cycles]', 0.7, 'float+recycle')]
@@ -113,3 +113,22 @@ def test_origin_cc_rows(bench):
     assert bench.B.case_key(case, extra[0], 0, 4) == bench.B.case_key(case, bench.B.replace(extra[0], min_cc=None), 0, 4) + '|cc=0.7'
     assert plain.min_cc is None and '|cc=' not in bench.B.case_key(case, plain, 0, 4)      # the committed rows keep their keys
     assert len(bench.conditions(argparse.Namespace(**{**vars(a), 'origin_cc': None}), 'real')) == len(conds) - 1
+
+
+def test_from_d_methods_and_runs(bench):
+    "--from-d 'D:NAME,...' keeps only those methods (and the Wilson fill) from D Å; --runs NAME=K sets that method's runs and key; unknown names stop the run."
+    import argparse
+    a = argparse.Namespace(model=[], generated_model=[], reference_models=False, weights=[], solver=['fixed'], smtbx_method=[], models_with=['smtbx'],
+                           method=['float', 'auto', 'float+recycle (32 runs)=float+recycle'], d_low=1.2, d_high=1.0, cliff=[], cliff_fixed=[],
+                           from_d=[bench.from_d('1.5'), bench.from_d('2.0:auto')], origin_cc=None, runs=['float+recycle (32 runs)=32'])
+    names = {c.name: c for c in bench.conditions(a, 'real')}
+    assert {n for n in names if 'from 2.0' in n} == {'Wilson fill from 2.0 Å [600 cycles]', 'auto from 2.0 Å [600 cycles]'}
+    assert {n for n in names if 'from 1.5' in n} == {f'{m} from 1.5 Å [600 cycles]' for m in ('Wilson fill', 'float', 'auto', 'float+recycle (32 runs)')}
+    assert {n: c.max_runs for n, c in names.items() if c.max_runs != 8} == {'float+recycle (32 runs) [600 cycles]': 32, 'float+recycle (32 runs) from 1.5 Å [600 cycles]': 32}
+    case = bench.B.Case('real', 'x', ('sucrose',))
+    assert '|maxruns=32' in bench.B.case_key(case, names['float+recycle (32 runs) [600 cycles]'], 0, 4)
+    assert bench.B.case_key(case, names['float [600 cycles]'], 0, 4).endswith('|fixed=600|maxruns=8')   # the other rows keep their keys
+    with pytest.raises(SystemExit, match="'flaot'"):
+        bench.conditions(argparse.Namespace(**{**vars(a), 'from_d': [bench.from_d('2.0:flaot')]}), 'real')
+    with pytest.raises(argparse.ArgumentTypeError, match='1,5'):
+        bench.from_d('1,5')

@@ -5,14 +5,15 @@
 # %% auto #0
 __all__ = ['BENCH_SEED', 'BUILTIN_REAL', 'MIN_NON_H', 'NOISE_D', 'NOISE_SEED', 'MEASURED_GROUP', 'MEASURED_TAG', 'REAL_ANY',
            'GENERATED_ANY', 'SEEN', 'SOLVERS', 'VERSION', 'FAMILY_KEYS', 'CLIFF_D', 'THESIS_3_5', 'FIXED_TAG',
-           'MOL_CLIFF_D', 'Case', 'real_group', 'real_cases', 'generated_cases', 'load_case', 'case_seed',
+           'D_LOW_WAYS', 'MOL_CLIFF_D', 'Case', 'real_group', 'real_cases', 'generated_cases', 'load_case', 'case_seed',
            'measured_like', 'noise_group', 'base_group', 'noisy_cases', 'measured_cases', 'measured_data',
            'finetune_seen', 'Condition', 'standard_conditions', 'r_new', 'condition_solution', 'structure_family',
            'run_case', 'wilson_interval', 'mcnemar', 'bootstrap_mean', 'case_key', 'read_rows', 'run_benchmark',
            'condition_summary', 'summarise_benchmark', 'benchmark_table', 'noise_pairs', 'noise_table', 'twin_table',
-           'family_summary', 'family_table', 'add_families', 'resolution_cliff', 'load_benchmark', 'benchmark_rows',
-           'benchmark_cliff', 'summary_markdown', 'rate_text', 'paired_text', 'benchmark_findings',
-           'fig_phasing_benchmark', 'cliff_comparison', 'fig_mol_cliff']
+           'family_summary', 'family_table', 'add_families', 'resolution_cliff', 'load_benchmark', 'load_cases',
+           'benchmark_rows', 'benchmark_cliff', 'summary_markdown', 'rate_text', 'paired_text', 'benchmark_findings',
+           'fig_phasing_benchmark', 'success_by_d_low', 'fig_success_vs_d_low', 'matched_pairs', 'matched_text',
+           'matched_table', 'cliff_comparison', 'fig_mol_cliff']
 
 # %% ../nbs/08d_benchmark.ipynb #1c031566
 import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
@@ -475,6 +476,12 @@ def load_benchmark(path=None,  # a summary.json of bench/phasing.py; default the
     if s.get('version') != VERSION: raise ValueError(f"{p}: benchmark format version {s.get('version')!r}, this kit reads {VERSION}: rerun bench/phasing.py")
     return s
 
+def load_cases(path=None, # a cases.jsonl of bench/phasing.py; default the committed reference/phasing_cases.jsonl
+              ) -> list:
+    "The per-case rows of the benchmark: one per (structure, condition), the rows every summary number is counted from."
+    p = Path(path) if path else reference_dir() / 'phasing_cases.jsonl'
+    return [json.loads(line) for line in p.read_text().splitlines()]
+
 def benchmark_rows(summary:dict, group:str='real') -> list:
     "One flat row per condition of `group`: n, solved, rate and its 95 % interval, held_out, R_new, seconds, and `paired` {baseline: counts}."
     if group not in summary['table']: raise KeyError(f"phasing benchmark: no group {group!r}; groups: {sorted(summary['table'])}")
@@ -579,6 +586,103 @@ def fig_phasing_benchmark(quick=False):
             for k, v in zip(data, (g, r['condition'], r['n'], r['solved'], r['rate'], r['ci_lo'], r['ci_hi'])): data[k].append(v)
     fig.tight_layout()
     return fig, data
+
+
+# %% ../nbs/08d_benchmark.ipynb #5d1f0a22
+D_LOW_WAYS = ('true data', 'Wilson fill', 'float+recycle', 'set model', 'auto')   # the lines of `fig_success_vs_d_low`
+
+def _d_low_row(summary:dict, group:str, way:str, d:float, tag:str=FIXED_TAG) -> str:
+    "The condition name of `way` from data at `d` Å (d = d_high: true data, d = summary's d_low: the d_low rows)."
+    if way == 'true data' or d == summary['d_high']:
+        return f"{d:.1f} Å only{tag}" if d == summary['d_low'] else f"true {d:.1f} Å{tag}"
+    return f"{way}{tag}" if d == summary['d_low'] else f"{way} from {d:.1f} Å{tag}"
+
+def success_by_d_low(summary:dict, group:str, ds=(1.0, 1.2, 1.5, 2.0), ways=D_LOW_WAYS, tag:str=FIXED_TAG) -> list:
+    "Flat rows (way, d_low, condition, n, solved, phased and both 95 % Wilson intervals) of the ways that have a row at each d."
+    tab, out = summary['table'][group], []
+    for way in ways:
+        for d in ds:
+            name = _d_low_row(summary, group, way, d, tag)
+            if name not in tab: continue
+            r = tab[name]
+            out.append(dict(group=group, way=way, d_low=d, condition=name, n=r['n'], solved=r['solved'], phased=r['phased'],
+                            ci_solved=wilson_interval(r['solved'], r['n']), ci_phased=wilson_interval(r['phased'], r['n'])))
+    return out
+
+
+# %% ../nbs/08d_benchmark.ipynb #5d1f0a23
+@register_figure('fig_success_vs_d_low', thesis='extra', title="Phasing success against the data's resolution: atoms and phased, 95 % intervals")
+def fig_success_vs_d_low(quick=False, groups=('real', 'generated')):
+    "Fraction solved (atoms; phased) against d_low for every way of `D_LOW_WAYS`, per group of reference/phasing_benchmark.json."
+    import matplotlib.pyplot as plt
+    S = load_benchmark()
+    rows = [r for g in groups for r in success_by_d_low(S, g)]
+    fig, axes = plt.subplots(len(groups), 2, figsize=(10, 3.6 * len(groups)), squeeze=False, sharex=True, sharey=True)
+    for (i, g), (j, level) in ((a, b) for a in enumerate(groups) for b in enumerate(('solved', 'phased'))):
+        ax = axes[i, j]
+        for k, way in enumerate(D_LOW_WAYS):
+            rs = [r for r in rows if r['group'] == g and r['way'] == way]
+            if not rs: continue
+            x = np.array([r['d_low'] for r in rs]) + 0.012 * (k - 2)          # a small offset keeps the intervals apart
+            y = np.array([r[level] / r['n'] for r in rs])
+            err = np.array([[yy - r[f'ci_{level}'][0], r[f'ci_{level}'][1] - yy] for yy, r in zip(y, rs)]).T
+            ax.errorbar(x, y, yerr=err, marker='o', ms=4, capsize=2, label=way)
+        ax.set_title(f"{g} (n = {S['n'][g]}): {'atoms (success rule)' if level == 'solved' else 'phased (phase error)'}", fontsize=9)
+        ax.set_ylim(-0.03, 1.03)
+        ax.set_xticks((1.0, 1.2, 1.5, 2.0))
+        ax.set_xlabel('d_low of the data, Å (extended to 1.0 Å)')
+        ax.set_ylabel('fraction of structures')
+    axes[0, 0].legend(fontsize=8)
+    fig.tight_layout()
+    data = {k: [r[k] for r in rows] for k in ('group', 'way', 'd_low', 'n', 'solved', 'phased')}
+    data.update({f'{c}_{end}': [r[c][i] for r in rows] for c in ('ci_solved', 'ci_phased') for i, end in enumerate(('lo', 'hi'))})
+    return fig, data
+
+
+# %% ../nbs/08d_benchmark.ipynb #6e2a0b32
+def matched_pairs(rows,                                 # per-case benchmark rows (e.g. reference/phasing_cases.jsonl)
+                  group:str,                            # the group to pair in
+                  d_low:float,                          # the resolution of rows named without ' from D Å' (the summary's d_low)
+                  method:str='auto',                    # the method judged ...
+                  baseline:str='float+recycle (32 runs)', # ... against this one (row names without ' from D Å' and the tag)
+                  tag:str=FIXED_TAG) -> dict:
+    "{d_low: n, atoms and phased of both, paired atoms and phased (this − baseline), mean and median CPU s of both} where both have rows."
+    rows = [r for r in rows if r['group'] == group]
+    out = {}
+    for cond in dict.fromkeys(r['condition'] for r in rows):
+        m = re.fullmatch(re.escape(method) + r'(?: from (\d+\.\d) Å)?' + re.escape(tag), cond)
+        if not m: continue
+        other = cond.replace(method, baseline, 1)
+        mine, base = _by(rows, cond), _by(rows, other)
+        k = sorted(set(mine) & set(base))
+        if not k: continue
+        cpu = lambda rs: [rs[s]['cpu_seconds'] for s in k]
+        out[float(m[1]) if m[1] else d_low] = dict(
+            n=len(k), condition=cond, baseline=other, solved=sum(mine[s]['solved'] for s in k), solved_baseline=sum(base[s]['solved'] for s in k),
+            phased=sum(mine[s]['phased'] for s in k), phased_baseline=sum(base[s]['phased'] for s in k),
+            paired=mcnemar([mine[s]['solved'] for s in k], [base[s]['solved'] for s in k]),
+            paired_phased=mcnemar([mine[s]['phased'] for s in k], [base[s]['phased'] for s in k]),
+            cpu_mean=float(np.mean(cpu(mine))), cpu_mean_baseline=float(np.mean(cpu(base))),
+            cpu_median=float(np.median(cpu(mine))), cpu_median_baseline=float(np.median(cpu(base))))
+    return out
+
+def matched_text(pairs:dict, d:float, group:str) -> str:
+    "One sentence of `matched_pairs` at resolution `d`: both rates, the paired counts with p, the CPU seconds."
+    v, a = pairs[d], pairs[d]['paired']
+    return (f"{group}, from {d:.1f} Å: {v['condition'].replace(FIXED_TAG, '')} {v['solved']}/{v['n']} against "
+            f"{v['baseline'].replace(FIXED_TAG, '')} {v['solved_baseline']}/{v['n']} on the same structures (+{a['gained']}/−{a['lost']}, "
+            f"exact p = {a['p']:.2g}; phased {v['phased']} against {v['phased_baseline']}); CPU s per structure, mean (median): "
+            f"{v['cpu_mean']:.1f} ({v['cpu_median']:.1f}) against {v['cpu_mean_baseline']:.1f} ({v['cpu_median_baseline']:.1f})")
+
+def matched_table(pairs:dict) -> str:
+    "Markdown: one line per resolution of `matched_pairs`."
+    lines = ['| from | n | atoms: method, baseline, +/− (p) | phased: method, baseline, +/− (p) | CPU s mean (median): method; baseline |', '|---|---|---|---|---|']
+    for d, v in pairs.items():
+        a, b = v['paired'], v['paired_phased']
+        lines.append(f"| {d:.1f} Å | {v['n']} | {v['solved']}, {v['solved_baseline']}, +{a['gained']}/−{a['lost']} ({a['p']:.2g}) | "
+                     f"{v['phased']}, {v['phased_baseline']}, +{b['gained']}/−{b['lost']} ({b['p']:.2g}) | "
+                     f"{v['cpu_mean']:.1f} ({v['cpu_median']:.1f}); {v['cpu_mean_baseline']:.1f} ({v['cpu_median_baseline']:.1f}) |")
+    return '\n'.join(lines)
 
 
 # %% ../nbs/08d_benchmark.ipynb #157f8bf4

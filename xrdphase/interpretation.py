@@ -25,7 +25,8 @@ from .grid import task_sample, get_task
 from .datasets import dataset
 from .models import load_model, input_channels
 from .reference_runs import Table, table_figure, table_markdown
-from .benchmark import THESIS_3_5, FIXED_TAG, REAL_ANY, GENERATED_ANY, MEASURED_GROUP, MEASURED_TAG, load_benchmark, benchmark_rows, benchmark_cliff, benchmark_findings, rate_text, paired_text
+from .success import PHASED_MAX_ERROR
+from .benchmark import THESIS_3_5, FIXED_TAG, REAL_ANY, GENERATED_ANY, MEASURED_GROUP, MEASURED_TAG, load_benchmark, load_cases, matched_pairs, matched_text, benchmark_rows, benchmark_cliff, benchmark_findings, rate_text, paired_text
 
 # %% ../nbs/09_interpretation.ipynb #1564221d
 def structure_batch(xs,             # a cctbx `xray.structure`
@@ -574,12 +575,18 @@ def _selection_text(selection:dict, summary:dict) -> str:
     step = f"its weights are those of step {summary['best_step']} of {summary['steps']}" + (", the last one" if last else ", the lowest dev R_new")
     return (f"chosen among {n} candidate runs on the dev split; " if n > 1 else "one configuration trained, no choice among candidates; ") + step
 
+def _matched(cases:list, group:str, d_low:float) -> list:
+    "A sentence per resolution below d_low where `auto` has its compute-matched float+recycle row (`benchmark.matched_pairs`; at d_low `auto` may take more runs)."
+    pairs = matched_pairs(cases, group, d_low)
+    return [f"Compute-matched, {matched_text(pairs, d, group).removeprefix(group + ', ')}." for d in pairs if d > d_low]
+
 def extension_bullets() -> list:
     "The phasing benchmark's findings per group, the set model, and the grid networks' per-reflection accuracy on COD D2."
     from xrdphase.reference_runs import ARCH_NAMES, REFERENCE_ARCHS
-    B = load_benchmark()
+    B, cases = load_benchmark(), load_cases()
     out = [f"**Phasing {g} structures** ({GROUPS.get(g, g)}; n = {B['n'][g]}; `bench/phasing.py`, every row in table 3.5 and "
-           f"`reference/phasing_benchmark.json`): " + ' '.join(benchmark_findings(B, g, cliff=False, detail=False)) for g in B['table']]
+           f"`reference/phasing_benchmark.json`): " + ' '.join(benchmark_findings(B, g, cliff=False, detail=False) + _matched(cases, g, B['d_low']))
+           for g in B['table']]
     M = json.loads((reference_dir() / 'metrics.json').read_text())
     cod = M['results']['d2']['cod']
     thesis_models = [a for a in REFERENCE_ARCHS['d2'] if a != 'unet_wilson']
@@ -616,6 +623,7 @@ def readme_summary() -> str:
 HEADLINE = (('the data alone (no extension)', None), ('Wilson fill', 'Wilson fill'), ('float+recycle (dual-space)', 'float+recycle'),
             ('set model', 'set model'), ('set model, then float+recycle', 'float+recycle from set model'),
             ("auto (the kit's choice by d_min: `extension.AutoSettings`)", 'auto'),
+            ("float+recycle, 32 runs (compute-matched to auto from 1.5 Å)", 'float+recycle (32 runs)'),
             ('true 1.0 Å data (the ceiling)', 'true'))          # (row label, benchmark method name; None: no extension, 'true': true d_high data)
 
 def headline_condition(method:str|None, d_low:float, summary:dict, tag:str='') -> str:
@@ -626,9 +634,10 @@ def headline_condition(method:str|None, d_low:float, summary:dict, tag:str='') -
     return name + tag
 
 def _solved(r:dict|None) -> str:
-    return '–' if r is None else f"{r['solved']}/{r['n']} · {100 * r['rate']:.0f} % ({100 * r['ci'][0]:.0f}–{100 * r['ci'][1]:.0f})"
+    "A cell: atoms k/n · rate (interval) · phased k."
+    return '–' if r is None else f"{r['solved']}/{r['n']} · {100 * r['rate']:.0f} % ({100 * r['ci'][0]:.0f}–{100 * r['ci'][1]:.0f}) · phased {r['phased']}"
 
-def readme_table(d_lows=(1.2, 1.5), # starting resolutions (columns, per group)
+def readme_table(d_lows=(1.2, 1.5, 2.0), # starting resolutions (a column per group where it has an extension row from there)
                  summary:dict|None=None, # a benchmark summary (default: the committed one)
                  groups=('real', REAL_ANY, 'generated', GENERATED_ANY), # the groups shown, those the summary has (the measured sets have their paired table)
                 ) -> str:
@@ -636,7 +645,8 @@ def readme_table(d_lows=(1.2, 1.5), # starting resolutions (columns, per group)
     s = summary or load_benchmark()
     fixed = s['solvers']['fixed']
     solvers = ((f"{fixed['fixed_cycles']} cycles", FIXED_TAG), ("smtbx's detector", ''))
-    cols = [(g, d) for g in groups if g in s['table'] for d in d_lows]
+    extended = lambda g, d: any(headline_condition(m, d, s, t) in s['table'][g] for _, m in HEADLINE if m not in (None, 'true') for _, t in solvers)
+    cols = [(g, d) for g in groups if g in s['table'] for d in d_lows if extended(g, d)]
     lines = ['| method → 1.0 Å | solver | ' + ' | '.join(f"{g} (n = {s['n'][g]}) from {d:.1f} Å" for g, d in cols) + ' |',
              '|---|---|' + '---|' * len(cols)]
     for solver, tag in solvers:
@@ -644,6 +654,7 @@ def readme_table(d_lows=(1.2, 1.5), # starting resolutions (columns, per group)
             cells = [s['table'][g].get(headline_condition(m, d, s, tag)) for g, d in cols]
             if any(cells): lines.append(f'| {label} | {solver} | ' + ' | '.join(_solved(c) for c in cells) + ' |')
     alone = {t: s['table']['real'][headline_condition(None, s['d_low'], s, t)] for _, t in solvers}
-    return ('\n'.join(lines) + f"\n\nSolved k/n · rate (95 % Wilson interval). The cliff depends on the solver: the {s['d_low']:.1f} Å data "
+    return ('\n'.join(lines) + f"\n\nSolved (atoms: ≥ 80 % of non-H atoms within 0.5 Å of a peak) k/n · rate (95 % Wilson interval) · phased "
+            f"(phase error of the measured reflections below {PHASED_MAX_ERROR:.0f}°, origin and enantiomorph allowed) k. The cliff depends on the solver: the {s['d_low']:.1f} Å data "
             f"alone solve {alone['']['solved']}/{alone['']['n']} real structures with smtbx's phase-transition detector and "
             f"{alone[FIXED_TAG]['solved']}/{alone[FIXED_TAG]['n']} with {fixed['fixed_cycles']} cycles per attempt (up to {fixed['max_runs']} runs).")
