@@ -591,7 +591,7 @@ def fig_phasing_benchmark(quick=False):
 # %% ../nbs/08d_benchmark.ipynb #5d1f0a22
 D_LOW_WAYS = ('true data', 'Wilson fill', 'float+recycle', 'set model', 'auto')   # the lines of `fig_success_vs_d_low`
 
-def _d_low_row(summary:dict, group:str, way:str, d:float, tag:str=FIXED_TAG) -> str:
+def _d_low_row(summary:dict, way:str, d:float, tag:str=FIXED_TAG) -> str:
     "The condition name of `way` from data at `d` Å (d = d_high: true data, d = summary's d_low: the d_low rows)."
     if way == 'true data' or d == summary['d_high']:
         return f"{d:.1f} Å only{tag}" if d == summary['d_low'] else f"true {d:.1f} Å{tag}"
@@ -602,7 +602,7 @@ def success_by_d_low(summary:dict, group:str, ds=(1.0, 1.2, 1.5, 2.0), ways=D_LO
     tab, out = summary['table'][group], []
     for way in ways:
         for d in ds:
-            name = _d_low_row(summary, group, way, d, tag)
+            name = _d_low_row(summary, way, d, tag)
             if name not in tab: continue
             r = tab[name]
             out.append(dict(group=group, way=way, d_low=d, condition=name, n=r['n'], solved=r['solved'], phased=r['phased'],
@@ -668,6 +668,7 @@ def matched_pairs(rows,                                 # per-case benchmark row
 
 def matched_text(pairs:dict, d:float, group:str) -> str:
     "One sentence of `matched_pairs` at resolution `d`: both rates, the paired counts with p, the CPU seconds."
+    if d not in pairs: raise KeyError(f"no compute-matched pair from {d} Å in {group!r}; resolutions: {sorted(pairs)}")
     v, a = pairs[d], pairs[d]['paired']
     return (f"{group}, from {d:.1f} Å: {v['condition'].replace(FIXED_TAG, '')} {v['solved']}/{v['n']} against "
             f"{v['baseline'].replace(FIXED_TAG, '')} {v['solved_baseline']}/{v['n']} on the same structures (+{a['gained']}/−{a['lost']}, "

@@ -14,7 +14,7 @@ __all__ = ['TEST_DATA', 'COD_FRACTIONS', 'REGIONS', 'INTERP_ARCHS', 'ARCH_LABEL'
 
 # %% ../nbs/09_interpretation.ipynb #13317a5f
 import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
-import copy, json, math
+import copy, inspect, json, math
 from pathlib import Path
 import numpy as np
 import torch
@@ -25,7 +25,7 @@ from .grid import task_sample, get_task
 from .datasets import dataset
 from .models import load_model, input_channels
 from .reference_runs import Table, table_figure, table_markdown
-from .success import PHASED_MAX_ERROR
+from .success import PHASED_MAX_ERROR, evaluate
 from .benchmark import THESIS_3_5, FIXED_TAG, REAL_ANY, GENERATED_ANY, MEASURED_GROUP, MEASURED_TAG, load_benchmark, load_cases, matched_pairs, matched_text, benchmark_rows, benchmark_cliff, benchmark_findings, rate_text, paired_text
 
 # %% ../nbs/09_interpretation.ipynb #1564221d
@@ -654,7 +654,9 @@ def readme_table(d_lows=(1.2, 1.5, 2.0), # starting resolutions (a column per gr
             cells = [s['table'][g].get(headline_condition(m, d, s, tag)) for g, d in cols]
             if any(cells): lines.append(f'| {label} | {solver} | ' + ' | '.join(_solved(c) for c in cells) + ' |')
     alone = {t: s['table']['real'][headline_condition(None, s['d_low'], s, t)] for _, t in solvers}
-    return ('\n'.join(lines) + f"\n\nSolved (atoms: ≥ 80 % of non-H atoms within 0.5 Å of a peak) k/n · rate (95 % Wilson interval) · phased "
+    rule = inspect.signature(evaluate).parameters          # the success rule's defaults, as the benchmark applies them
+    return ('\n'.join(lines) + f"\n\nSolved (atoms: ≥ {100 * rule['success_fraction'].default:.0f} % of non-H atoms within "
+            f"{rule['tolerance'].default} Å of a peak) k/n · rate (95 % Wilson interval) · phased "
             f"(phase error of the measured reflections below {PHASED_MAX_ERROR:.0f}°, origin and enantiomorph allowed) k. The cliff depends on the solver: the {s['d_low']:.1f} Å data "
             f"alone solve {alone['']['solved']}/{alone['']['n']} real structures with smtbx's phase-transition detector and "
             f"{alone[FIXED_TAG]['solved']}/{alone[FIXED_TAG]['n']} with {fixed['fixed_cycles']} cycles per attempt (up to {fixed['max_runs']} runs).")
