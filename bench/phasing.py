@@ -4,7 +4,8 @@ Groups (`xrdphase.benchmark`): `real` — every COD structure of ../shared/cod t
 (--real-groups monoclinic: the monoclinic ones only, the thesis's rows; calculated |F| with H), sucrose, and thpp with its
 measured intensities; `generated` — --n-generated molecular crystals of MOSES molecules of the 'test'
 split (never used for training, never an evaluation molecule), in the default spec's monoclinic groups or, with
---generated-groups organic, in the common organic groups (P2₁/c, P-1, C2/c, P2₁2₁2₁, P2₁, Pbca, Pna2₁, P1). Conditions: true data at --d-high, data at --d-low only,
+--generated-groups organic, in the common organic groups (P2₁/c, P-1, C2/c, P2₁2₁2₁, P2₁, Pbca, Pna2₁, P1), or with
+--generated-groups acentric in the non-centrosymmetric monoclinic P2₁ and Cc only (group 'generated (P2₁, Cc)'). Conditions: true data at --d-high, data at --d-low only,
 the Wilson fill, every --method (extension methods of `xrdphase.extension`; with --origin-cc X each again with
 charge flipping's origin threshold X, chosen on a dev split by bench/origin_cc.py), every --weights model, and true data at
 the --cliff resolutions; --from-d extends data from a lower resolution too (e.g. 1.5 Å). --noise LEVEL... adds
@@ -42,6 +43,7 @@ REFERENCE_MODELS = [(f'{label} ({how})', str(W / f'd2_{arch}_{stage}.pt'), None 
 REF_JSON, REF_ROWS = ROOT / 'reference' / 'phasing_benchmark.json', ROOT / 'reference' / 'phasing_cases.jsonl'
 REAL_ANY = B.REAL_ANY     # the real group's name with --real-groups all ('real': the monoclinic rows)
 GEN_ANY = B.GENERATED_ANY   # the generated group's name with --generated-groups organic ('generated': the monoclinic rows)
+GEN_NAMES = {'monoclinic': 'generated', 'organic': GEN_ANY, 'acentric': B.GENERATED_ACENTRIC}   # --generated-groups: the group's name
 PER_GROUP = ('table', 'n', 'conditions', 'command', 'wall_seconds', 'cpu_seconds', 'families', 'failed')
 
 
@@ -64,7 +66,7 @@ def group_names(a) -> list:
     for g in a.groups.split(','):
         if g == 'real': base.append('real' if a.real_groups == 'monoclinic' else REAL_ANY)
         elif g == 'measured': base += [B.MEASURED_GROUP, f"{B.MEASURED_GROUP} · {B.MEASURED_TAG}"]
-        elif g == 'generated': base.append('generated' if a.generated_groups == 'monoclinic' else GEN_ANY)
+        elif g == 'generated': base.append(GEN_NAMES[a.generated_groups])
         else: base.append(g)
     return base + [B.noise_group(g, lv) for lv in a.noise for g in base if B.base_group(g) != B.MEASURED_GROUP]
 
@@ -76,7 +78,7 @@ def only_groups(summary:dict, rows:list, write:list) -> tuple:
 
 def conditions(a, group:str) -> list:
     "The conditions of one group from the command line: for each --solver, the standard rows, the models, the methods."
-    names = a.model + (a.generated_model if group in ('generated', GEN_ANY) else [])
+    names = a.model + (a.generated_model if group in GEN_NAMES.values() else [])
     models = [m for m in REFERENCE_MODELS if (a.reference_models and group in ('real', REAL_ANY)) or m[0] in names]
     models += [(w.split('=', 1)[0], w.split('=', 1)[1], None) for w in a.weights]
     out = []
@@ -147,9 +149,9 @@ def real_group(a) -> tuple:
 
 
 def generated_spec(groups:str):
-    "The generated group's spec: MOSES molecules of the 'test' split, in the default spec's groups or the common organic ones."
+    "The generated group's spec: MOSES molecules of the 'test' split, in the default spec's groups, the common organic ones or P2₁ and Cc."
     from xrdphase.molecular import MolecularSpec, COMMON_ORGANIC_GROUPS
-    return MolecularSpec(smiles='moses', split='test', **(COMMON_ORGANIC_GROUPS if groups == 'organic' else {}))
+    return MolecularSpec(smiles='moses', split='test', **{'monoclinic': {}, 'organic': COMMON_ORGANIC_GROUPS, 'acentric': B.ACENTRIC_GROUPS}[groups])
 
 
 def main(argv=None):
@@ -157,7 +159,7 @@ def main(argv=None):
     ap.add_argument('--groups', default='real,generated', help="comma-separated: real, generated, measured (default: real,generated)")
     ap.add_argument('--real-groups', default='all', choices=['all', 'monoclinic'], help=f"the real group's COD structures: every group (default; the group is named {REAL_ANY!r}) or the monoclinic ones (group 'real', the thesis's rows)")
     ap.add_argument('--real-cases', action='append', default=[], metavar='NAME', help='only these real structures (repeatable; e.g. 7052868)')
-    ap.add_argument('--generated-groups', default='monoclinic', choices=['monoclinic', 'organic'], help="the generated group's space groups: the default spec's monoclinic ones (the committed rows) or xrdphase.molecular.COMMON_ORGANIC_GROUPS")
+    ap.add_argument('--generated-groups', default='monoclinic', choices=sorted(GEN_NAMES), help="the generated group's space groups: the default spec's monoclinic ones (the committed rows), xrdphase.molecular.COMMON_ORGANIC_GROUPS (organic) or the non-centrosymmetric monoclinic P2₁ and Cc (acentric, xrdphase.benchmark.ACENTRIC_GROUPS)")
     ap.add_argument('--n-generated', type=int, default=200, help='generated molecular crystals (default 200)')
     ap.add_argument('--d-low', type=float, default=1.2)
     ap.add_argument('--d-high', type=float, default=1.0)
@@ -200,9 +202,9 @@ def main(argv=None):
         groups = [g for g in groups if g != 'measured'] + [B.MEASURED_GROUP, f"{B.MEASURED_GROUP} · {B.MEASURED_TAG}"]
     if 'generated' in groups:
         gen, failed = B.generated_cases(3 if a.quick else a.n_generated, spec=generated_spec(a.generated_groups))
-        if a.generated_groups == 'organic':
-            gen = [dataclasses.replace(c, group=GEN_ANY) for c in gen]
-            groups = [GEN_ANY if g == 'generated' else g for g in groups]
+        name = GEN_NAMES[a.generated_groups]
+        gen = [dataclasses.replace(c, group=name) for c in gen]
+        groups = [name if g == 'generated' else g for g in groups]
         cases += gen
     max_runs = 2 if a.quick else a.max_runs
     noisy = B.noisy_cases(cases, a.noise)
@@ -223,7 +225,7 @@ def main(argv=None):
                    n={g: sum(c.group == g for c in cases) for g in groups}, generated_failed=failed, seen={k: sorted(v) for k, v in seen.items()},
                    conditions={g: [dataclasses.asdict(c) for c in conds[g]] for g in groups}, table=table, wall_seconds={g: round(time.perf_counter() - t0, 1) for g in groups},
                    cpu_seconds={g: round(sum(r.get('cpu_seconds', 0) for r in rows if r['group'] == g), 1) for g in groups},
-                   families=family_tables(rows, conds), failed={g: failed if B.base_group(g) in ('generated', GEN_ANY) else left_out for g in groups if B.base_group(g) in ('generated', GEN_ANY, 'real', REAL_ANY)})
+                   families=family_tables(rows, conds), failed={g: failed if B.base_group(g) in GEN_NAMES.values() else left_out for g in groups if B.base_group(g) in {*GEN_NAMES.values(), 'real', REAL_ANY}})
     print(B.summary_markdown(summary))
     print('\n' + family_markdown(rows, conds))
     if any(B.base_group(g) != g for g in groups):

@@ -48,6 +48,8 @@ def test_generated_groups(bench):
     ns = lambda which: argparse.Namespace(groups='generated', generated_groups=which, real_groups='all', noise=['middle'])
     assert bench.group_names(ns('monoclinic')) == ['generated', 'generated · middle noise']   # the committed 'generated' rows stay monoclinic
     assert bench.group_names(ns('organic')) == [bench.GEN_ANY, f'{bench.GEN_ANY} · middle noise']
+    assert bench.group_names(ns('acentric')) == ['generated (P2₁, Cc)', 'generated (P2₁, Cc) · middle noise']
+    assert bench.generated_spec('acentric').space_groups == ('P21', 'Cc')   # no centrosymmetric group among them
 
 
 def test_noise_pairs_of_the_merged_file(bench):
@@ -70,18 +72,18 @@ def test_another_version_is_not_kept(bench):
 
 def _rows():
     fam = [('a', 'triclinic', True), ('b', 'orthorhombic', False), ('c', 'orthorhombic', False), ('d', 'trigonal', False)]
-    return [dict(group='real', structure=n, condition=c, crystal_system=cs, centric=ce, solved=(c == 'x' or n != 'c'))
-            for n, cs, ce in fam for c in ('x', 'y')]
+    return [dict(group='real', structure=n, condition=c, crystal_system=cs, centric=ce, solved=(c == 'x' or n != 'c'), phased=True)
+            for n, cs, ce in fam for c in ('x', 'y')]                 # c, y: phased, its atoms not found
 
 
 def test_family_split(bench):
     s = bench.B.family_summary(_rows(), 'y')
     assert list(s) == ['triclinic', 'orthorhombic', 'trigonal'] and (s['orthorhombic']['solved'], s['orthorhombic']['n']) == (1, 2)
     assert s['orthorhombic']['ci'] == bench.B.wilson_interval(1, 2)
-    assert bench.B.family_summary(_rows(), 'y', 'centric') == {'acentric': dict(n=3, solved=2, rate=0.6667, ci=bench.B.wilson_interval(2, 3)),
-                                                             'centric': dict(n=1, solved=1, rate=1.0, ci=bench.B.wilson_interval(1, 1))}
+    assert bench.B.family_summary(_rows(), 'y', 'centric') == {'acentric': dict(n=3, solved=2, rate=0.6667, ci=bench.B.wilson_interval(2, 3), phased=3),
+                                                             'centric': dict(n=1, solved=1, rate=1.0, ci=bench.B.wilson_interval(1, 1), phased=1)}
     tab = bench.family_markdown(_rows(), {'real': ['x', 'y']})
-    assert '| y | 1/1 (21–100) | 1/2 (9–91) | 1/1 (21–100) |' in tab and '| condition | acentric | centric |' in tab
+    assert '| y | 1/1 (21–100) · phased 1 | 1/2 (9–91) · phased 2 | 1/1 (21–100) · phased 1 |' in tab and '| condition | acentric | centric |' in tab
     with pytest.raises(ValueError, match="no field 'crystal_system'"):
         bench.B.family_summary([{k: v for k, v in r.items() if k != 'crystal_system'} for r in _rows()], 'y')
 

@@ -4,16 +4,17 @@
 
 # %% auto #0
 __all__ = ['BENCH_SEED', 'BUILTIN_REAL', 'MIN_NON_H', 'NOISE_D', 'NOISE_SEED', 'MEASURED_GROUP', 'MEASURED_TAG', 'REAL_ANY',
-           'GENERATED_ANY', 'SEEN', 'SOLVERS', 'VERSION', 'FAMILY_KEYS', 'CLIFF_D', 'THESIS_3_5', 'FIXED_TAG',
-           'D_LOW_WAYS', 'MOL_CLIFF_D', 'Case', 'real_group', 'real_cases', 'generated_cases', 'load_case', 'case_seed',
-           'measured_like', 'noise_group', 'base_group', 'noisy_cases', 'measured_cases', 'measured_data',
-           'finetune_seen', 'Condition', 'standard_conditions', 'r_new', 'condition_solution', 'structure_family',
-           'run_case', 'wilson_interval', 'mcnemar', 'bootstrap_mean', 'case_key', 'read_rows', 'run_benchmark',
-           'condition_summary', 'summarise_benchmark', 'benchmark_table', 'noise_pairs', 'noise_table', 'twin_table',
-           'family_summary', 'family_table', 'add_families', 'resolution_cliff', 'load_benchmark', 'load_cases',
-           'benchmark_rows', 'benchmark_cliff', 'summary_markdown', 'rate_text', 'paired_text', 'benchmark_findings',
-           'fig_phasing_benchmark', 'success_by_d_low', 'fig_success_vs_d_low', 'matched_pairs', 'matched_text',
-           'matched_table', 'cliff_comparison', 'fig_mol_cliff']
+           'GENERATED_ANY', 'GENERATED_ACENTRIC', 'ACENTRIC_GROUPS', 'SEEN', 'SOLVERS', 'VERSION', 'FAMILY_KEYS',
+           'CLIFF_D', 'THESIS_3_5', 'FIXED_TAG', 'D_LOW_WAYS', 'MOL_CLIFF_D', 'Case', 'real_group', 'real_cases',
+           'generated_cases', 'load_case', 'case_seed', 'measured_like', 'noise_group', 'base_group', 'noisy_cases',
+           'measured_cases', 'measured_data', 'finetune_seen', 'Condition', 'standard_conditions', 'r_new',
+           'condition_solution', 'structure_family', 'run_case', 'wilson_interval', 'mcnemar', 'bootstrap_mean',
+           'case_key', 'read_rows', 'run_benchmark', 'condition_summary', 'summarise_benchmark', 'benchmark_table',
+           'noise_pairs', 'noise_table', 'twin_table', 'family_summary', 'family_table', 'add_families',
+           'resolution_cliff', 'load_benchmark', 'load_cases', 'benchmark_rows', 'benchmark_cliff', 'summary_markdown',
+           'rate_text', 'paired_text', 'benchmark_findings', 'fig_phasing_benchmark', 'success_by_d_low',
+           'fig_success_vs_d_low', 'matched_pairs', 'matched_text', 'matched_table', 'space_group_text',
+           'cliff_comparison', 'fig_mol_cliff']
 
 # %% ../nbs/08d_benchmark.ipynb #1c031566
 import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
@@ -123,6 +124,8 @@ from .measured import read_measured
 MEASURED_GROUP, MEASURED_TAG = 'measured sets', 'measured'   # the twins' group, and `Case.noise` of the measured data
 REAL_ANY = 'real (any space group)'     # the real group in every space group ('real': the thesis's monoclinic rows)
 GENERATED_ANY = 'generated (common organic groups)'   # generated crystals in `COMMON_ORGANIC_GROUPS` ('generated': the default spec's monoclinic groups)
+GENERATED_ACENTRIC = 'generated (P2₁, Cc)'   # generated crystals in the non-centrosymmetric monoclinic groups only, `ACENTRIC_GROUPS`
+ACENTRIC_GROUPS = dict(space_groups=('P21', 'Cc'), space_group_weights=(0.5, 0.5))   # MolecularSpec(**ACENTRIC_GROUPS)
 
 def measured_cases(folder, # a folder of deposited CIFs that embed their hkl and res (e.g. the repository's tests/data)
                   ) -> list:
@@ -415,7 +418,7 @@ def twin_table(rows, # benchmark rows of the measured sets (both groups of `meas
     return '\n'.join(lines)
 
 # %% ../nbs/08d_benchmark.ipynb #09cb4455
-FAMILY_KEYS = ('crystal_system', 'centric')          # the splits the benchmark reports
+FAMILY_KEYS = ('crystal_system', 'centric')          # the splits the benchmark reports (and `space_group`, on request)
 
 def _family(r:dict, key:str) -> str:
     "The family of a row under `key` ('centric' rows read 'centric'/'acentric')."
@@ -426,20 +429,21 @@ def _family_order(f:str):
     return (CRYSTAL_SYSTEMS.index(f), f) if f in CRYSTAL_SYSTEMS else (len(CRYSTAL_SYSTEMS), f)
 
 def family_summary(rows, cond:str, key:str='crystal_system', names=None) -> dict:
-    "{family: dict(n, solved, rate, ci)} of condition `cond` (on `names` only, if given), split by the row field `key`."
+    "{family: dict(n, solved, rate, ci, phased)} of condition `cond` (on `names` only, if given), split by the row field `key`."
     split = {}
-    for r in _by(rows, cond, names).values(): split.setdefault(_family(r, key), []).append(bool(r['solved']))
-    return {f: dict(n=len(v), solved=int(sum(v)), rate=round(float(np.mean(v)), 4), ci=wilson_interval(sum(v), len(v)))
-            for f, v in sorted(split.items(), key=lambda kv: _family_order(kv[0]))}
+    for r in _by(rows, cond, names).values(): split.setdefault(_family(r, key), []).append((bool(r['solved']), bool(r['phased'])))
+    fam = lambda v: dict(n=len(v), solved=int(sum(v[:, 0])), rate=round(float(v[:, 0].mean()), 4), ci=wilson_interval(int(v[:, 0].sum()), len(v)),
+                         phased=int(v[:, 1].sum()))
+    return {f: fam(np.array(v)) for f, v in sorted(split.items(), key=lambda kv: _family_order(kv[0]))}
 
 def family_table(rows, conds, key:str='crystal_system') -> str:
-    "Markdown: one row per condition (names or `Condition`s), one column per family of `key`: k/n (95 % CI, %)."
+    "Markdown: one row per condition (names or `Condition`s), one column per family of `key`: atoms k/n (95 % CI, %) · phased k."
     names = [getattr(c, 'name', c) for c in conds]
     fams = sorted({_family(r, key) for r in rows if r['condition'] in names}, key=_family_order)
     lines = ['| condition | ' + ' | '.join(fams) + ' |', '|' + '---|' * (len(fams) + 1)]
     for c in names:
         s = family_summary(rows, c, key)
-        cell = lambda f: '–' if f not in s else f"{s[f]['solved']}/{s[f]['n']} ({_pct(s[f]['ci'][0])}–{_pct(s[f]['ci'][1])})"
+        cell = lambda f: '–' if f not in s else f"{s[f]['solved']}/{s[f]['n']} ({_pct(s[f]['ci'][0])}–{_pct(s[f]['ci'][1])}) · phased {s[f]['phased']}"
         lines.append(f"| {c} | " + ' | '.join(cell(f) for f in fams) + ' |')
     return '\n'.join(lines)
 
@@ -685,6 +689,22 @@ def matched_table(pairs:dict) -> str:
                      f"{v['cpu_mean']:.1f} ({v['cpu_median']:.1f}); {v['cpu_mean_baseline']:.1f} ({v['cpu_median_baseline']:.1f}) |")
     return '\n'.join(lines)
 
+
+# %% ../nbs/08d_benchmark.ipynb #7a3c0f52
+def space_group_text(rows,              # per-case benchmark rows (e.g. `load_cases()`)
+                     group:str,         # a benchmark group
+                     condition:str,     # one of its conditions
+                     space_groups=None, # the space groups to name (default: every one of the group's rows)
+                    ) -> str:
+    "'group, condition: atoms k/n (p %, CI) · phased k, of which P 1 21 1 k/n (…), …': one condition split by space group."
+    fam = family_summary([r for r in rows if r['group'] == group], condition, 'space_group')
+    if not fam: raise KeyError(f"space_group_text: no rows of {condition!r} in group {group!r}")
+    names = [sg for sg in fam if space_groups is None or sg in space_groups]
+    n, k, ph = (sum(fam[sg][x] for sg in names) for x in ('n', 'solved', 'phased'))
+    lo, hi = wilson_interval(k, n)
+    part = lambda sg: f"{sg} {fam[sg]['solved']}/{fam[sg]['n']} ({_pct(fam[sg]['ci'][0])}–{_pct(fam[sg]['ci'][1])} %) · phased {fam[sg]['phased']}"
+    return (f"{group}, {condition.removesuffix(FIXED_TAG)}: atoms {k}/{n} ({_pct(k / n)} %, {_pct(lo)}–{_pct(hi)}) · phased {ph}; "
+            + '; '.join(part(sg) for sg in names))
 
 # %% ../nbs/08d_benchmark.ipynb #157f8bf4
 MOL_CLIFF_D = (0.8, 1.0, 1.2, 1.5)

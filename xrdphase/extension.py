@@ -86,16 +86,20 @@ def set_extend(rec_low:Reflections, # measured (or cut) data
                d_high:float,         # resolution to extend to, Å
                weights,              # set-model weights file (`reference/set_model/model.pt`) or the model
               ) -> Reflections:
-    "`rec_low` completed to `d_high`, every unmeasured reflection predicted by the reflection-set model."
+    "`rec_low` completed to `d_high`: the new shell predicted by the reflection-set model, gaps inside the measured range at the Wilson estimate."
     full, measured = complete(rec_low, d_high)
     out = set_model_extend(rec_low, d_high, weights, d_low=float(rec_low.d.min()))
     mi = miller.match_indices(full.miller_set().indices(), out.miller_set().indices())
-    if mi.have_singles():
-        raise ValueError(f"set_extend: the set model's reflections differ from the completed set ({mi.singles(0).size()} + {mi.singles(1).size()} unmatched)")
+    if mi.singles(1).size():
+        raise ValueError(f"set_extend: the set model returned {mi.singles(1).size()} reflections outside the completed set")
     pairs = np.array(mi.pairs(), dtype=np.int64).reshape(-1, 2)
-    f = np.array(full.f)
-    f[pairs[:, 0]] = out.f[pairs[:, 1]]
-    return _extended(full, measured, np.where(measured, full.f, f), f'set:{weights}', n_wilson=0)
+    by_model = np.zeros(len(full), bool)
+    by_model[pairs[:, 0]] = True
+    f_model = np.array(full.f)
+    f_model[pairs[:, 0]] = out.f[pairs[:, 1]]
+    est, _ = wilson_estimate(full.d, full.f, full.epsilon, full.centric, known=measured)
+    gaps = ~measured & ~by_model                 # unmeasured reflections the model does not predict (d > d_low): counted
+    return _extended(full, measured, np.where(measured, full.f, np.where(by_model, f_model, est)), f'set:{weights}', n_wilson=int(gaps.sum()))
 
 
 # %% ../nbs/08c_extension.ipynb #8c968972

@@ -58,16 +58,18 @@ class SetItems:
     "Items of the structures of one or more stores: `item(j, epoch)`; counts what could not be made (`skipped`)."
     def __init__(self, stores, # store paths (or opened stores)
                  limit:int|None=None, # first N structures only
-                 seed:int=0, pairs:str='mixed', main=(1.2, 1.0), allow_incomplete:bool=False):
+                 seed:int=0, pairs:str='mixed', main=(1.2, 1.0), allow_incomplete:bool=False,
+                 d_low_range=(1.0, 1.6), shell_range=(0.1, 0.5)): # the random pairs of 'mixed' (`item_pair`)
         self.stores = [s if hasattr(s, 'record') else open_store(s, allow_incomplete=allow_incomplete) for s in stores]
         self.index = [(k, i) for k, s in enumerate(self.stores) for i in range(len(s))][:limit]
         self.seed, self.pairs, self.main, self.skipped = seed, pairs, tuple(main), []
+        self.ranges = dict(d_low_range=tuple(d_low_range), shell_range=tuple(shell_range))
         self.d_min = max(s.d_min for s in self.stores)
     def __len__(self): return len(self.index)
     def item(self, j:int, epoch:int=0) -> dict:
         k, i = self.index[j]
         rec = self.stores[k].record(i)
-        pair = item_pair(self.seed, epoch, j, self.pairs, self.main, self.d_min)
+        pair = item_pair(self.seed, epoch, j, self.pairs, self.main, self.d_min, **self.ranges)
         try: it = record_item(rec, *pair)
         except SetModelError as e:
             if pair == self.main: raise
@@ -98,6 +100,8 @@ class SetTrainConfig:
     max_val: int = 150
     pairs: str = 'mixed'                      # 'fixed' (main pair only) or 'mixed'
     main: tuple = (1.2, 1.0)
+    d_low_range: tuple = (1.0, 1.6)           # 'mixed': the random pairs' d_low, Å ...
+    shell_range: tuple = (0.1, 0.5)           # ... and shell width d_low - d_high, Å (e.g. (1.0, 2.1), (0.1, 1.1) for 2.0 Å data)
     epochs: int = 10
     batch_size: int = 4
     lr: float = 1e-3
@@ -122,7 +126,8 @@ class SetTrainConfig:
         bad = sorted(set(d) - {f.name for f in fields(cls)})
         if bad: raise SetModelError(f"training config: unknown keys {bad}")
         d = dict(d)
-        if 'main' in d: d['main'] = tuple(d['main'])
+        for k in ('main', 'd_low_range', 'shell_range'):
+            if k in d: d[k] = tuple(d[k])
         if isinstance(d.get('data'), str): d['data'] = [d['data']]
         return cls(**d)
 
@@ -200,7 +205,7 @@ class _Run:
         if self.ck_path.exists() and not resume: raise SetModelError(f"{self.ck_path} exists: resume=True (--resume) continues that run; or choose another out")
         _seed_all(cfg.seed)
         self.model = build_set_model(cfg.model).to(device)
-        self.items = items = SetItems(cfg.data, cfg.max_train, cfg.seed, cfg.pairs, cfg.main, cfg.allow_incomplete)
+        self.items = items = SetItems(cfg.data, cfg.max_train, cfg.seed, cfg.pairs, cfg.main, cfg.allow_incomplete, cfg.d_low_range, cfg.shell_range)
         if len(items) < self.world * cfg.batch_size: raise SetModelError(f"{cfg.data}: {len(items)} structures; need at least {self.world * cfg.batch_size}")
         self.val = [SetItems([cfg.val_data], cfg.max_val, cfg.seed, 'fixed', cfg.main).item(j) for j in range(min(cfg.max_val, len(open_store(cfg.val_data))))] \
             if cfg.val_data and self.rank == 0 else []
