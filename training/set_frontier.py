@@ -33,6 +33,8 @@ STORE_ROOT = 'data/setmodel'
 D_LOWS, D_HIGH = (1.5, 2.0), 1.0
 SNAP_FILES = ('last.pt', 'best.pt', 'log.jsonl', 'config.json')
 
+CANDIDATES = {'d64': dict(d_model=64), 'd96': dict(d_model=96, hidden=48)}   # name: changes to the committed set model's architecture
+
 def candidate(name:str) -> SetTrainConfig:
     "A candidate's training config: the committed set model's architecture and budget, its own size, the frontier's pairs."
     if name not in CANDIDATES: raise SystemExit(f"--candidate {name!r}: choose one of {sorted(CANDIDATES)}")
@@ -40,8 +42,6 @@ def candidate(name:str) -> SetTrainConfig:
     model = dict(base['model'], **CANDIDATES[name])
     return SetTrainConfig.from_dict(dict(base, model=model, main=(D_LOWS[0], D_HIGH), d_low_range=(1.0, 2.1), shell_range=(0.1, 1.1),
                                          out=str(RUNS / name), progress=False))
-
-CANDIDATES = {'d64': dict(d_model=64), 'd96': dict(d_model=96, hidden=48)}   # name: changes to the committed set model's architecture
 
 def stage_data():
     n_train = json.loads((REF / 'config.json').read_text())['max_train']
@@ -68,7 +68,7 @@ def stage_snapshot():
         (SNAP / name).mkdir(parents=True, exist_ok=True)
         for f in SNAP_FILES + ('summary.json',):
             if (run / f).exists(): shutil.copyfile(run / f, SNAP / name / f)
-        print(name, 'snapshot:', sum(1 for _ in open(run / 'log.jsonl')), 'log lines', flush=True)
+        print(name, 'snapshot:', len((run / 'log.jsonl').read_text().splitlines()), 'log lines', flush=True)
 
 def finished() -> dict:
     "{name: model.pt} of the candidates whose training ran to its end (summary.json written)."
@@ -80,16 +80,13 @@ def stage_choose(update:bool):
     res = {d: evaluate_sets(weights, ('mol_dev',), STORE_ROOT, d_low=d, d_high=D_HIGH) for d in D_LOWS}
     ratio = {n: sum(res[d]['sets']['mol_dev']['summary']['methods'][n]['ratio_to_wilson'] for d in D_LOWS) / len(D_LOWS) for n in weights}
     out = dict(d_lows=D_LOWS, d_high=D_HIGH, score='mean over d_low of R_new / Wilson fill on mol_dev', ratio=ratio,
-               chosen=min(ratio, key=ratio.get), candidates={n: asdict_config(n) for n in weights},
+               chosen=min(ratio, key=ratio.get), candidates={n: json.loads((RUNS / n / 'config.json').read_text()) for n in weights},
                results={str(d): {k: v for k, v in r.items() if k != 'weights'} for d, r in res.items()})
     path = (ROOT / 'reference' / 'set_frontier' if update else RUNS) / 'selection.json'
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, json.dumps(out, indent=1))
     for d in D_LOWS: print(f'd_low {d}:\n' + table(res[d]))
     print('chosen:', out['chosen'], ratio, '| written:', path)
-
-def asdict_config(name:str) -> dict:
-    return json.loads((RUNS / name / 'config.json').read_text())
 
 def stage_evaluate(update:bool):
     sel_path = (ROOT / 'reference' / 'set_frontier' if update else RUNS) / 'selection.json'

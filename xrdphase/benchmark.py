@@ -700,6 +700,7 @@ def space_group_text(rows,              # per-case benchmark rows (e.g. `load_ca
     fam = family_summary([r for r in rows if r['group'] == group], condition, 'space_group')
     if not fam: raise KeyError(f"space_group_text: no rows of {condition!r} in group {group!r}")
     names = [sg for sg in fam if space_groups is None or sg in space_groups]
+    if not names: raise KeyError(f"space_group_text: no rows of {condition!r} in group {group!r} in {space_groups}; its space groups: {list(fam)}")
     n, k, ph = (sum(fam[sg][x] for sg in names) for x in ('n', 'solved', 'phased'))
     lo, hi = wilson_interval(k, n)
     part = lambda sg: f"{sg} {fam[sg]['solved']}/{fam[sg]['n']} ({_pct(fam[sg]['ci'][0])}–{_pct(fam[sg]['ci'][1])} %) · phased {fam[sg]['phased']}"
