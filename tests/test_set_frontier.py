@@ -35,6 +35,10 @@ def test_restore_snapshot(frontier, tmp_path):
     assert frontier.restore_snapshot(run, snap) and (run / 'last.pt').read_text() == 'last.pt' and (run / 'log.jsonl').exists()
     (run / 'last.pt').write_text('newer')
     assert not frontier.restore_snapshot(run, snap) and (run / 'last.pt').read_text() == 'newer'   # a run in progress is never overwritten
+    done, snap_done = tmp_path / 'runs' / 'd96', tmp_path / 'snap' / 'd96'
+    snap_done.mkdir(parents=True)
+    for f in ('model.pt', 'summary.json'): (snap_done / f).write_text(f)       # a finished run's snapshot: weights, no checkpoint
+    assert frontier.restore_snapshot(done, snap_done) and (done / 'model.pt').read_text() == 'model.pt'
 
 
 def test_choose_needs_two(frontier, tmp_path):

@@ -10,7 +10,8 @@ size (CANDIDATES). Stages, each resumable:
   fresh machine makes the same structures again);
 - train: one candidate (--candidate; one core each, run two at once), from runs/set_frontier/NAME/last.pt, or on a
   fresh machine from the committed snapshot training/set_frontier/NAME/;
-- snapshot: copy each candidate's checkpoints, config and log to training/set_frontier/NAME/, to commit as it goes;
+- snapshot: copy each candidate's checkpoints (of a finished run: its weights and summary), config and log to
+  training/set_frontier/NAME/, and the choice and evaluation of runs/set_frontier/, to commit as it goes;
 - choose: every candidate whose training finished, on all dev-split structures (mol_dev) at d_low 1.5 and 2.0 Å; the
   lowest mean of the two ratios R_new / Wilson fill wins (runs/set_frontier/selection.json, or with --update-reference
   reference/set_frontier/selection.json);
@@ -31,7 +32,8 @@ RUNS = ROOT / 'runs' / 'set_frontier'
 REF = ROOT / 'reference' / 'set_model'
 STORE_ROOT = 'data/setmodel'
 D_LOWS, D_HIGH = (1.5, 2.0), 1.0
-SNAP_FILES = ('last.pt', 'best.pt', 'log.jsonl', 'config.json')
+RUNNING = ('last.pt', 'best.pt', 'log.jsonl', 'config.json')       # what a snapshot of a run in progress holds ...
+FINISHED = ('model.pt', 'summary.json', 'log.jsonl', 'config.json')  # ... and of a finished one (no optimiser state)
 
 CANDIDATES = {'d64': dict(d_model=64), 'd96': dict(d_model=96, hidden=48)}   # name: changes to the committed set model's architecture
 
@@ -48,27 +50,33 @@ def stage_data():
     for name, n in (('mol_dev', None), ('mol_test', None), ('mol_train', n_train)):
         print(name, make_store(name, STORE_ROOT, n, workers=2, progress=False)['n_structures'], flush=True)
 
+def _started(folder:Path) -> bool: return (folder / 'last.pt').exists() or (folder / 'summary.json').exists()
+
 def restore_snapshot(run:Path, snap:Path) -> bool:
-    "On a fresh machine (no run/last.pt), copy the committed snapshot's files into `run`; True if it did."
-    if (run / 'last.pt').exists() or not (snap / 'last.pt').exists(): return False
+    "On a fresh machine (`run` neither in progress nor finished), copy the committed snapshot's files into `run`; True if it did."
+    if _started(run) or not _started(snap): return False
     run.mkdir(parents=True, exist_ok=True)
-    for f in SNAP_FILES:
+    for f in RUNNING + FINISHED:
         if (snap / f).exists(): shutil.copyfile(snap / f, run / f)
     return True
 
 def stage_train(name:str):
     cfg = candidate(name)
-    if restore_snapshot(Path(cfg.out), SNAP / name): print(name, 'continues from the committed snapshot', SNAP / name, flush=True)
+    if restore_snapshot(Path(cfg.out), SNAP / name): print(name, 'restored from the committed snapshot', SNAP / name, flush=True)
+    if (Path(cfg.out) / 'summary.json').exists(): return print(name, 'finished:', (Path(cfg.out) / 'summary.json').read_text(), flush=True)
     print(json.dumps(train(cfg, resume=True)), flush=True)
 
 def stage_snapshot():
     for name in CANDIDATES:
         run = RUNS / name
-        if not (run / 'last.pt').exists(): continue
+        if not _started(run): continue
         (SNAP / name).mkdir(parents=True, exist_ok=True)
-        for f in SNAP_FILES + ('summary.json',):
+        done = (run / 'summary.json').exists()
+        for f in FINISHED if done else RUNNING:
             if (run / f).exists(): shutil.copyfile(run / f, SNAP / name / f)
-        print(name, 'snapshot:', len((run / 'log.jsonl').read_text().splitlines()), 'log lines', flush=True)
+        print(name, 'finished' if done else 'in progress', 'snapshot:', len((run / 'log.jsonl').read_text().splitlines()), 'log lines', flush=True)
+    for f in ('selection.json', 'metrics.json'):                # the dev choice and the held-out evaluation of runs/, as logs
+        if (RUNS / f).exists(): shutil.copyfile(RUNS / f, SNAP / f)
 
 def finished() -> dict:
     "{name: model.pt} of the candidates whose training ran to its end (summary.json written)."
