@@ -82,13 +82,18 @@ def finished() -> dict:
     "{name: model.pt} of the candidates whose training ran to its end (summary.json written)."
     return {n: str(RUNS / n / 'model.pt') for n in CANDIDATES if (RUNS / n / 'summary.json').exists()}
 
+def _config(name:str) -> dict:
+    "A finished candidate's training config, its run folder relative to the repository."
+    cfg = json.loads((RUNS / name / 'config.json').read_text())
+    return dict(cfg, out=str(Path(cfg['out']).relative_to(ROOT)))
+
 def stage_choose(update:bool):
     weights = finished()
     if len(weights) < 2: raise SystemExit(f"choose: {len(weights)} finished candidates ({sorted(weights)}); a choice needs at least 2")
     res = {d: evaluate_sets(weights, ('mol_dev',), STORE_ROOT, d_low=d, d_high=D_HIGH) for d in D_LOWS}
     ratio = {n: sum(res[d]['sets']['mol_dev']['summary']['methods'][n]['ratio_to_wilson'] for d in D_LOWS) / len(D_LOWS) for n in weights}
     out = dict(d_lows=D_LOWS, d_high=D_HIGH, score='mean over d_low of R_new / Wilson fill on mol_dev', ratio=ratio,
-               chosen=min(ratio, key=ratio.get), candidates={n: json.loads((RUNS / n / 'config.json').read_text()) for n in weights},
+               chosen=min(ratio, key=ratio.get), candidates={n: _config(n) for n in weights},
                results={str(d): {k: v for k, v in r.items() if k != 'weights'} for d, r in res.items()})
     path = (ROOT / 'reference' / 'set_frontier' if update else RUNS) / 'selection.json'
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -101,6 +106,7 @@ def stage_evaluate(update:bool):
     chosen = json.loads(sel_path.read_text())['chosen']
     weights = {f'frontier ({chosen})': str(RUNS / chosen / 'model.pt'), 'set model (1.2 Å)': str(REF / 'model.pt')}
     res = {str(d): evaluate_sets(weights, ('mol_test', 'cod'), STORE_ROOT, d_low=d, d_high=D_HIGH) for d in D_LOWS}
+    for r in res.values(): r['weights'] = {k: str(Path(v).relative_to(ROOT)) for k, v in r['weights'].items()}   # paths in the repository
     out = (ROOT / 'reference' / 'set_frontier' if update else RUNS)
     atomic_write_text(out / 'metrics.json', json.dumps(res, indent=1))
     if update: shutil.copyfile(RUNS / chosen / 'model.pt', out / 'model.pt')

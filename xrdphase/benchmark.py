@@ -593,7 +593,7 @@ def fig_phasing_benchmark(quick=False):
 
 
 # %% ../nbs/08d_benchmark.ipynb #5d1f0a22
-D_LOW_WAYS = ('true data', 'Wilson fill', 'float+recycle', 'set model', 'auto')   # the lines of `fig_success_vs_d_low`
+D_LOW_WAYS = ('true data', 'Wilson fill', 'float+recycle', 'set model', 'frontier set model', 'auto')   # the lines of `fig_success_vs_d_low`
 
 def _d_low_row(summary:dict, way:str, d:float, tag:str=FIXED_TAG) -> str:
     "The condition name of `way` from data at `d` Å (d = d_high: true data, d = summary's d_low: the d_low rows)."

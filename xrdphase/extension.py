@@ -420,7 +420,7 @@ class AutoSettings:
     d_float:float=1.25         # d_min ≤ this: float+recycle from the Wilson start (today's method) ...
     float_runs_centric:int=8   # ... with at least this many seeded runs in a centrosymmetric group (bench/auto_runs.py's dev choice)
     float_runs_acentric:int=64 # ... and in a non-centrosymmetric one (the same choice)
-    set_weights:str='set_model/model.pt'   # below: the set model's fill starts float+recycle (path under reference_dir())
+    set_weights:str='set_frontier/model.pt'   # below: the fill of the 1.5/2.0-Å set model starts float+recycle (path under reference_dir())
     runs_centric:int=24        # ... with at least this many seeded runs in a centrosymmetric group
     runs_acentric:int=32       # ... and in a non-centrosymmetric one
 

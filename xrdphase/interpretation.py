@@ -10,7 +10,8 @@ __all__ = ['TEST_DATA', 'COD_FRACTIONS', 'REGIONS', 'INTERP_ARCHS', 'ARCH_LABEL'
            'bootstrap_ci', 'summarise_measurements', 'measure_test_set', 'interpretation_results', 'hk_map', 'ci_bars',
            'fig_attention_maps', 'fig_attention_distribution', 'fig_gradcam', 'fig_sensitivity', 'table_3_5',
            'r_claims', 'map_claims', 'attention_claims', 'phasing_claims', 'claims', 'table_claims', 'cliff_bullets',
-           'set_model_bullet', 'extension_bullets', 'readme_summary', 'headline_condition', 'readme_table']
+           'set_model_bullet', 'set_frontier_bullet', 'extension_bullets', 'readme_summary', 'headline_condition',
+           'readme_table']
 
 # %% ../nbs/09_interpretation.ipynb #13317a5f
 import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
@@ -26,6 +27,8 @@ from .datasets import dataset
 from .models import load_model, input_channels
 from .reference_runs import Table, table_figure, table_markdown
 from .success import PHASED_MAX_ERROR, evaluate
+from .extension import AutoSettings
+from .set_training import FRONTIER_TARGETS
 from .benchmark import THESIS_3_5, FIXED_TAG, REAL_ANY, GENERATED_ANY, GENERATED_ACENTRIC, MEASURED_GROUP, MEASURED_TAG, load_benchmark, load_cases, matched_pairs, matched_text, benchmark_rows, benchmark_cliff, benchmark_findings, rate_text, paired_text
 
 # %% ../nbs/09_interpretation.ipynb #1564221d
@@ -570,6 +573,22 @@ def set_model_bullet() -> str:
             f"generated molecular test crystals {one('mol_test')}. Trained on {T['train_structures']:,} molecular crystals for "
             f"{T['epochs']} epochs ({T['seconds'] / 60:.0f} min on one CPU core); {_selection_text(C, T)}.")
 
+def set_frontier_bullet() -> str:
+    "The set model for 1.5 and 2.0 Å (reference/set_frontier/): R_new against the Wilson fill and the 1.2-Å model, held out, and the targets."
+    ref = reference_dir() / 'set_frontier'
+    S, C = (json.loads((ref / f).read_text()) for f in ('metrics.json', 'selection.json'))
+    name, target = f"frontier ({C['chosen']})", FRONTIER_TARGETS
+    def one(d, s):
+        m = S[d]['sets'][s]['summary']
+        v, old = m['methods'][name], m['methods']['set model (1.2 Å)']
+        verdict = 'met' if v['ratio_ci'][1] <= target[d] else 'not met'
+        return (f"{v['ratio_to_wilson']:.3f} (95 % CI {v['ratio_ci'][0]:.3f}–{v['ratio_ci'][1]:.3f}, n = {m['n']}; target ≤ {target[d]:.2f} {verdict}; "
+                f"the 1.2-Å model {old['ratio_to_wilson']:.3f})")
+    per_d = '; '.join(f"from {d} Å: COD {one(d, 'cod')}, generated test crystals {one(d, 'mol_test')}" for d in S)
+    return (f"**The set model for 1.5 and 2.0 Å, per reflection.** R_new relative to the Wilson fill, extended to {S['1.5']['d_high']} Å, "
+            f"of the model that `auto` starts from when the data's d_min is above {AutoSettings().d_float} Å (`reference/set_frontier/`, chosen among {len(C['candidates'])} candidates "
+            f"on the dev split by `training/set_frontier.py`): {per_d}.")
+
 def _selection_text(selection:dict, summary:dict) -> str:
     "What the model selection was: a choice among candidate runs, or the one run and the step its weights come from."
     n, last = len(selection['candidates']), summary['best_step'] == summary['steps']
@@ -595,7 +614,7 @@ def extension_bullets() -> list:
     nets = ', '.join(f"{ARCH_NAMES[a]} {cod[f'{a}/ft']['R_new']:.2f}" for a in thesis_models)
     trained = max(r['summary']['train_structures'] for r in M['runs'].values())
     ep = [r['summary']['epochs_run'] for k, r in M['runs'].items() if k.endswith('_pre')]
-    return out + [set_model_bullet(),
+    return out + [set_model_bullet(), set_frontier_bullet(),
             f"**The thesis' grid networks do not beat the statistics per reflection.** R_new (predicted reflections only) on COD D2 after fine-tuning "
             f"(n = {cod['wilson']['n']}): Wilson baseline {cod['wilson']['R_new']:.2f}; thesis models {nets} (best: {ARCH_NAMES[best]}); "
             f"the UNet on top of the Wilson estimate (not a thesis model) {cod['unet_wilson/ft']['R_new']:.2f}. The thesis' R_full "
@@ -622,7 +641,8 @@ def readme_summary() -> str:
 
 # %% ../nbs/09_interpretation.ipynb #32cafe89
 HEADLINE = (('the data alone (no extension)', None), ('Wilson fill', 'Wilson fill'), ('float+recycle (dual-space)', 'float+recycle'),
-            ('set model', 'set model'), ('set model, then float+recycle', 'float+recycle from set model'),
+            ('set model', 'set model'), ('set model for 1.5 and 2.0 Å', 'frontier set model'),
+            ('set model, then float+recycle', 'float+recycle from set model'),
             ("auto (the kit's choice by d_min: `extension.AutoSettings`)", 'auto'),
             ("float+recycle, 32 runs (compute-matched to auto from 1.5 Å)", 'float+recycle (32 runs)'),
             ('true 1.0 Å data (the ceiling)', 'true'))          # (row label, benchmark method name; None: no extension, 'true': true d_high data)
