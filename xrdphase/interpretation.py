@@ -10,7 +10,7 @@ __all__ = ['TEST_DATA', 'COD_FRACTIONS', 'REGIONS', 'INTERP_ARCHS', 'ARCH_LABEL'
            'bootstrap_ci', 'summarise_measurements', 'measure_test_set', 'interpretation_results', 'hk_map', 'ci_bars',
            'fig_attention_maps', 'fig_attention_distribution', 'fig_gradcam', 'fig_sensitivity', 'table_3_5',
            'r_claims', 'map_claims', 'attention_claims', 'phasing_claims', 'claims', 'table_claims', 'cliff_bullets',
-           'set_model_bullet', 'set_frontier_bullet', 'extension_bullets', 'readme_summary', 'headline_condition',
+           'set_model_bullet', 'extension_bullets', 'set_frontier_bullet', 'readme_summary', 'headline_condition',
            'readme_table']
 
 # %% ../nbs/09_interpretation.ipynb #13317a5f
@@ -573,22 +573,6 @@ def set_model_bullet() -> str:
             f"generated molecular test crystals {one('mol_test')}. Trained on {T['train_structures']:,} molecular crystals for "
             f"{T['epochs']} epochs ({T['seconds'] / 60:.0f} min on one CPU core); {_selection_text(C, T)}.")
 
-def set_frontier_bullet() -> str:
-    "The set model for 1.5 and 2.0 Å (reference/set_frontier/): R_new against the Wilson fill and the 1.2-Å model, held out, and the targets."
-    ref = reference_dir() / 'set_frontier'
-    S, C = (json.loads((ref / f).read_text()) for f in ('metrics.json', 'selection.json'))
-    name, target = f"frontier ({C['chosen']})", FRONTIER_TARGETS
-    def one(d, s):
-        m = S[d]['sets'][s]['summary']
-        v, old = m['methods'][name], m['methods']['set model (1.2 Å)']
-        verdict = 'met' if v['ratio_ci'][1] <= target[d] else 'not met'
-        return (f"{v['ratio_to_wilson']:.3f} (95 % CI {v['ratio_ci'][0]:.3f}–{v['ratio_ci'][1]:.3f}, n = {m['n']}; target ≤ {target[d]:.2f} {verdict}; "
-                f"the 1.2-Å model {old['ratio_to_wilson']:.3f})")
-    per_d = '; '.join(f"from {d} Å: COD {one(d, 'cod')}, generated test crystals {one(d, 'mol_test')}" for d in S)
-    return (f"**The set model for 1.5 and 2.0 Å, per reflection.** R_new relative to the Wilson fill, extended to {S['1.5']['d_high']} Å, "
-            f"of the model that `auto` starts from when the data's d_min is above {AutoSettings().d_float} Å (`reference/set_frontier/`, chosen among {len(C['candidates'])} candidates "
-            f"on the dev split by `training/set_frontier.py`): {per_d}.")
-
 def _selection_text(selection:dict, summary:dict) -> str:
     "What the model selection was: a choice among candidate runs, or the one run and the step its weights come from."
     n, last = len(selection['candidates']), summary['best_step'] == summary['steps']
@@ -623,6 +607,24 @@ def extension_bullets() -> list:
             f"These grid networks saw at most {trained:,} training structures (the thesis {THESIS_TRAIN_STRUCTURES:,}, about "
             f"1/{round(THESIS_TRAIN_STRUCTURES / trained)}), pretrained for {min(ep)}–{max(ep)} epochs on a CPU; the code is ready for `--device cuda`, mixed "
             f"precision and DDP (`torchrun`)."]
+
+# %% ../nbs/09_interpretation.ipynb #971e367b
+def set_frontier_bullet() -> str:
+    "The set model for 1.5 and 2.0 Å (reference/set_frontier/): R_new against the Wilson fill and the 1.2-Å model, held out, and the targets."
+    ref = reference_dir() / 'set_frontier'
+    S, C = (json.loads((ref / f).read_text()) for f in ('metrics.json', 'selection.json'))
+    name, target = f"frontier ({C['chosen']})", FRONTIER_TARGETS
+    def one(d, s):
+        m = S[d]['sets'][s]['summary']
+        v, old = m['methods'][name], m['methods']['set model (1.2 Å)']
+        verdict = 'met' if v['ratio_ci'][1] <= target[d] else 'not met'
+        return (f"{v['ratio_to_wilson']:.3f} (95 % CI {v['ratio_ci'][0]:.3f}–{v['ratio_ci'][1]:.3f}, n = {m['n']}; target ≤ {target[d]:.2f} {verdict}; "
+                f"the 1.2-Å model {old['ratio_to_wilson']:.3f})")
+    per_d = '; '.join(f"from {d} Å: COD {one(d, 'cod')}, generated test crystals {one(d, 'mol_test')}" for d in S)
+    return (f"**The set model for 1.5 and 2.0 Å, per reflection.** R_new relative to the Wilson fill, extended to {S['1.5']['d_high']} Å, "
+            f"of the model that `auto` starts from when the data's d_min is above {AutoSettings().d_float} Å (`reference/set_frontier/`, chosen among {len(C['candidates'])} candidates "
+            f"on the dev split by `training/set_frontier.py`): {per_d}.")
+
 
 # %% ../nbs/09_interpretation.ipynb #043025c3
 def readme_summary() -> str:
