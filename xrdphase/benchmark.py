@@ -31,7 +31,7 @@ from .molecular import MolecularSpec, MolecularError, molecular_structure_info, 
 from .phasing import solve
 from .success import PHASED_MAX_ERROR, case_row, solve_case, summarise
 from .files import read_hkl
-from .extension import extend, extend_solve, AutoSettings
+from .extension import extend, extend_solve, AutoSettings, CompletionSettings
 
 # %% ../nbs/08d_benchmark.ipynb #92bbf051
 BENCH_SEED = 60606
@@ -167,6 +167,7 @@ class Condition:
     fixed_cycles: int|None = None      # charge flipping: cycles per attempt (None: smtbx's skewness detector decides)
     max_runs: int|None = None          # runs at most (None: the benchmark's)
     min_cc: float|None = None          # charge flipping: lowest accepted origin cc (None: `FlipSettings`'s)
+    auto: AutoSettings|None = None     # the rule of method 'auto' (None: `AutoSettings()`)
 
 SOLVERS = {'smtbx': dict(), 'fixed': dict(fixed_cycles=600, max_runs=8)}
 
@@ -202,7 +203,7 @@ def condition_solution(cond:Condition, rec, content, seed:int, max_runs:int) -> 
         return solve(rec.cut(max(cond.d, rec.d_min)), content=content, seed=seed, max_runs=runs, fixed_cycles=cond.fixed_cycles, **tune), {}
     low = rec.cut(cond.d_low)
     t = time.process_time()
-    sol = extend_solve(low, cond.d, cond.method, content=content, seed=seed, max_runs=runs, fixed_cycles=cond.fixed_cycles, **tune)
+    sol = extend_solve(low, cond.d, cond.method, content=content, seed=seed, max_runs=runs, fixed_cycles=cond.fixed_cycles, auto=cond.auto, **tune)
     extra = dict(extend_seconds=round(time.process_time() - t - sol.seconds, 3), **{k: v for k, v in sol.rec.meta.items() if k.startswith('n_')})
     _, measured = complete(low, cond.d)
     extra['r_new'], extra['n_r_new'] = r_new(sol.rec, rec.cut(max(cond.d, rec.d_min)), measured)
@@ -259,12 +260,17 @@ def bootstrap_mean(values, level:float=0.95, seed:int=0) -> tuple:
 # %% ../nbs/08d_benchmark.ipynb #8a39bf09
 VERSION = 3          # bump when solve, evaluate or the row layout change: cached rows of other versions are not reused
 
+def _auto_key(auto:AutoSettings, cond:Condition) -> str:
+    "The rule of an 'auto' row in its key; the completion below `d_float` only where it acts and differs from today's (older rows keep their keys)."
+    below = (cond.d_low or cond.d) > auto.d_float and auto.completion != CompletionSettings()
+    return f"|{auto}" + (f"|{auto.completion}" if below else '')
+
 def case_key(case:Case, cond:Condition, seed:int, max_runs:int,
-             auto:AutoSettings=AutoSettings(), # the rule that method 'auto' follows (part of the key only for 'auto' rows)
+             auto:AutoSettings=AutoSettings(), # the rule that method 'auto' follows unless `cond.auto` names one (part of the key only for 'auto' rows)
             ) -> str:
     "What a cached row was computed from."
     solver = '' if cond.fixed_cycles is None and cond.max_runs is None else f"|fixed={cond.fixed_cycles}|maxruns={cond.max_runs}"
-    rule = f"|{auto}" if cond.method == 'auto' else ''
+    rule = _auto_key(cond.auto or auto, cond) if cond.method == 'auto' else ''
     cc = '' if cond.min_cc is None else f"|cc={cond.min_cc}"
     return f"v{VERSION}|{case.group}|{case.name}|{cond.name}|d={cond.d}|dl={cond.d_low}|{cond.method}|seed={seed}|runs={max_runs}{solver}{rule}{cc}"
 

@@ -5,17 +5,19 @@
 # %% auto #0
 __all__ = ['FILLS', 'FIXED_CYCLES', 'DUAL_SETTINGS', 'MAX_FACTOR_TOLERANCE', 'METHODS', 'DUAL_SPACE', 'wilson_extend',
            'model_extend', 'set_extend', 'Frame', 'extension_frame', 'FloatingFlipper', 'Prepared', 'Floating',
-           'recycle', 'Recycled', 'FloatRecycled', 'extend_solve', 'extend', 'AutoSettings', 'auto_choice',
-           'CommandData', 'solve_command', 'extend_command', 'method_arg', 'add_cli']
+           'recycle', 'Recycled', 'FloatRecycled', 'trusted', 'CompletionSettings', 'complete_model', 'extend_solve',
+           'extend', 'AutoSettings', 'auto_choice', 'CommandData', 'solve_command', 'extend_command', 'method_arg',
+           'add_cli']
 
 # %% ../nbs/08c_extension.ipynb #0c6cedd3
 import xrdphase  # noqa: F401  (cctbx's C++ runtime first)
 import json, math, time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 import numpy as np
 import torch
-from cctbx import miller, symmetry_search
+import scitbx.lbfgs
+from cctbx import miller, symmetry_search, xray
 from cctbx.array_family import flex
 from .core import reference_dir
 from .crystal import read_cif
@@ -340,11 +342,53 @@ class FloatRecycled(Floating):
         sol.rec.meta['method'] = 'float+recycle'
         return sol
 
-def _trusted(sol:Solution, frame:Frame, trust_r1:float|None) -> Solution:
+def trusted(sol:Solution, frame:Frame, trust_r1:float|None) -> Solution:
     "New |F| of a result whose R1 (measured |F|) exceeds `trust_r1` fall back to the Wilson estimate, counted."
     if trust_r1 is None or sol.chosen < 0 or sol.r1_peaks <= trust_r1: return sol
     sol.rec = replace(sol.rec, f=np.where(frame.measured, sol.rec.f, frame.wilson), meta={**sol.rec.meta, 'n_wilson': frame.n_new})
     return sol
+
+# %% ../nbs/08c_extension.ipynb #c0a1e2b4
+@dataclass(frozen=True)
+class CompletionSettings:
+    "Least-squares completion of a recycled solution (`complete_model`)."
+    n_cycles:int=0                   # peak search -> refinement cycles (0: none); the cycle with the lowest R1 (measured |F|) is kept
+    max_iterations:int=25            # LBFGS iterations of each refinement
+    u_iso:float=3.0 / (8 * math.pi ** 2) # starting U of the model atoms (B = 3 Å²)
+
+def _refined_fc(ms, meas, sites, heights, cs:CompletionSettings) -> np.ndarray:
+    "F_calc on every row of `ms` of the peak model, its sites and U_iso refined against the measured rows (cctbx least squares on |F|)."
+    model = peak_model(sites, heights, ms.crystal_symmetry(), cs.u_iso)
+    sc = model.scatterers()
+    sc.flags_set_grads(state=False)
+    sc.flags_set_grad_site(iselection=flex.size_t_range(sc.size()))
+    sc.flags_set_grad_u_iso(iselection=flex.size_t_range(sc.size()))
+    stop = scitbx.lbfgs.termination_parameters(max_iterations=cs.max_iterations)
+    xray.minimization.lbfgs(target_functor=xray.unified_least_squares_residual(ms.select(flex.bool(meas))), xray_structure=model,
+                            structure_factor_algorithm='direct', lbfgs_termination_params=stop)
+    return ms.structure_factors_from_scatterers(model, algorithm='direct').f_calc().data().as_numpy_array()
+
+def complete_model(sol:Solution,                 # a Solution on the whole frame (`Floating`, `FloatRecycled`)
+             frame:Frame,                  # its frame: the measured rows are the data
+             settings:CompletionSettings=CompletionSettings(),
+            ) -> Solution:
+    "`sol` with one more candidate, chosen: its best completion cycle; unchanged without cycles or a candidate."
+    if settings.n_cycles == 0 or sol.chosen < 0: return sol
+    t0, ms, meas = time.process_time(), frame.rec.miller_array('f'), frame.measured
+    fo, s2, cur, best = frame.rec.f[meas], (0.5 / frame.rec.d) ** 2, sol, None
+    for cycle in range(settings.n_cycles):
+        sites, heights = peak_search(cur.fft_map(), sol.n_peaks)
+        if len(sites) == 0: break
+        fc = _refined_fc(ms, meas, sites, heights, settings)
+        k = _model_scale(fo, np.abs(fc), s2, meas)
+        c = dict(phases=np.angle(fc, deg=True), f=np.where(meas, frame.rec.f, k * np.abs(fc)), peaks=sites, heights=heights,
+                 r1_peaks=float(np.abs(fo - k[meas] * np.abs(fc[meas])).sum() / fo.sum()), cycle=cycle, source=sol.chosen)
+        cur = replace(sol, candidates=[c], chosen=0)
+        if best is None or c['r1_peaks'] < best['r1_peaks']: best = c
+    if best is None: return sol
+    out = replace(sol, candidates=sol.candidates + [best], chosen=len(sol.candidates), seconds=sol.seconds + time.process_time() - t0)
+    out.rec = replace(sol.rec, f=best['f'], phi=best['phases'], meta={**sol.rec.meta, 'completion_cycles': settings.n_cycles})
+    return out
 
 # %% ../nbs/08c_extension.ipynb #53916fe5
 METHODS = ('wilson', 'model:WEIGHTS', 'set:WEIGHTS', 'float', 'bound', 'recycle', 'float+recycle', 'hybrid:METHOD', 'auto')
@@ -374,13 +418,15 @@ def extend_solve(rec_low,                # measured or cut data: a `Reflections`
                  fixed_cycles:int|None=FIXED_CYCLES, # cycles per attempt (None: smtbx's skewness detector)
                  bound:float=3.0,        # k of 'bound': |F| ≤ k × the Wilson expectation
                  trust_r1:float|None=0.30, # recycled results with a worse R1 (measured |F|) keep Wilson |F| in the shell
+                 completion:CompletionSettings=CompletionSettings(), # least-squares completion of a recycled result (default: none)
+                 auto:'AutoSettings|None'=None, # the rule of 'auto' (None: `AutoSettings()`)
                  **tune,                 # more fields of `FlipSettings` (normalisation, weak_fraction, ...)
                 ) -> Solution:
     "Extend `rec_low` to `d_high` and phase it; the Solution's `rec` is the extended record (meta: method and counts)."
     rec = as_amplitudes(rec_low)                  # the one conversion of the trip
     if method == 'auto':
-        choice = auto_choice(rec, max_runs)
-        sol = extend_solve(rec, d_high, choice['method'], content, seed, choice['max_runs'], fixed_cycles, bound, trust_r1, **tune)
+        choice = auto_choice(rec, max_runs, auto or AutoSettings())
+        sol = extend_solve(rec, d_high, choice['method'], content, seed, choice['max_runs'], fixed_cycles, bound, trust_r1, choice['completion'], **tune)
         sol.rec.meta.update(extension='auto', extension_auto=choice['reason'], extension_auto_method=choice['method'])   # the CLI prints extension*
         return sol
     hybrid = method.startswith('hybrid:')
@@ -393,7 +439,8 @@ def extend_solve(rec_low,                # measured or cut data: a `Reflections`
         return sol
     frame = _frame(rec, d_high, _extend_rec(rec, d_high, method.split(':', 1)[1]) if hybrid else 'wilson')
     dual = 'float+recycle' if hybrid else method
-    sol = _trusted(_dual(frame, dual, content, seed, settings, bound), frame, trust_r1 if 'recycle' in dual else None)
+    sol = _dual(frame, dual, content, seed, settings, bound)
+    sol = trusted(complete_model(sol, frame, completion) if 'recycle' in dual else sol, frame, trust_r1 if 'recycle' in dual else None)
     sol.rec.meta.update(extension=method, d_low=float(rec.d.min()), d_high=float(d_high), n_measured=int(frame.measured.sum()),
                         n_start_wilson=frame.n_wilson_start)
     return sol
@@ -423,15 +470,16 @@ class AutoSettings:
     set_weights:str='set_frontier/model.pt'   # below: the fill of the 1.5/2.0-Å set model starts float+recycle (path under reference_dir())
     runs_centric:int=24        # ... with at least this many seeded runs in a centrosymmetric group
     runs_acentric:int=32       # ... and in a non-centrosymmetric one
+    completion:CompletionSettings=field(default=CompletionSettings(n_cycles=6), repr=False) # ... then this completion (bench/completion.py's dev choice; benchmark keys name it where it acts)
 
 def auto_choice(rec:Reflections, max_runs:int|None=None, auto:AutoSettings=AutoSettings()) -> dict:
-    "The method and runs `auto` takes for `rec` (a converted record): dict(method, max_runs, reason)."
+    "The method, runs and completion `auto` takes for `rec` (a converted record): dict(method, max_runs, completion, reason)."
     d, centric = float(rec.d.min()), rec.crystal_symmetry().space_group().is_centric()
     if d <= auto.d_float:
         runs = max(max_runs or 0, auto.float_runs_centric if centric else auto.float_runs_acentric)
-        return dict(method='float+recycle', max_runs=runs, reason=f"d_min {d:.3f} Å ≤ {auto.d_float} Å, {'centro' if centric else 'non-centro'}symmetric: float+recycle, {runs} runs")
+        return dict(method='float+recycle', max_runs=runs, completion=CompletionSettings(), reason=f"d_min {d:.3f} Å ≤ {auto.d_float} Å, {'centro' if centric else 'non-centro'}symmetric: float+recycle, {runs} runs")
     runs = max(max_runs or 0, auto.runs_centric if centric else auto.runs_acentric)
-    return dict(method=f"hybrid:set:{reference_dir() / auto.set_weights}", max_runs=runs,
+    return dict(method=f"hybrid:set:{reference_dir() / auto.set_weights}", max_runs=runs, completion=auto.completion,
                 reason=f"d_min {d:.3f} Å > {auto.d_float} Å, {'centro' if centric else 'non-centro'}symmetric: set-model start, {runs} runs")
 
 # %% ../nbs/08c_extension.ipynb #f609e414
