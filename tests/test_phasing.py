@@ -118,11 +118,13 @@ def test_extension_from_2_0_A_to_1_0_A():
 def test_auto_choice():
     rec = reflections(sucrose().xs, 1.0, e_method=None)
     high = X.auto_choice(rec.cut(1.2), 8)                    # sucrose: P2_1, not centrosymmetric
-    assert high == dict(method='float+recycle', max_runs=X.AutoSettings().float_runs_acentric, reason=high['reason']) and 'non-centro' in high['reason']
+    assert high == dict(method='float+recycle', max_runs=X.AutoSettings().float_runs_acentric, completion=X.CompletionSettings(), reason=high['reason'])
+    assert 'non-centro' in high['reason']                    # from 1.2 Å: float+recycle without completion
     centric = X.auto_choice(reflections(thpp().xs, 1.2, e_method=None), 8)   # thpp: P2_1/c
     assert centric['max_runs'] == max(8, X.AutoSettings().float_runs_centric) and ', centrosymmetric:' in centric['reason']
     low = X.auto_choice(rec.cut(1.5), 8)
     assert low['method'].startswith('hybrid:set:') and low['max_runs'] == X.AutoSettings().runs_acentric
+    assert low['completion'] == X.AutoSettings().completion and low['completion'].n_cycles > 0 and 'completion cycles' in low['reason']
     assert X.auto_choice(rec.cut(1.5), 8, X.AutoSettings(d_float=1.6))['method'] == 'float+recycle'
     assert 'auto' in X.METHODS
 

@@ -368,10 +368,10 @@ def _refined_fc(ms, meas, sites, heights, cs:CompletionSettings) -> np.ndarray:
                             structure_factor_algorithm='direct', lbfgs_termination_params=stop)
     return ms.structure_factors_from_scatterers(model, algorithm='direct').f_calc().data().as_numpy_array()
 
-def complete_model(sol:Solution,                 # a Solution on the whole frame (`Floating`, `FloatRecycled`)
-             frame:Frame,                  # its frame: the measured rows are the data
-             settings:CompletionSettings=CompletionSettings(),
-            ) -> Solution:
+def complete_model(sol:Solution,     # a Solution on the whole frame (`Floating`, `FloatRecycled`)
+                   frame:Frame,      # its frame: the measured rows are the data
+                   settings:CompletionSettings=CompletionSettings(), # cycles, LBFGS iterations, starting U (default: no cycles)
+                  ) -> Solution:
     "`sol` with one more candidate, chosen: its best completion cycle; unchanged without cycles or a candidate."
     if settings.n_cycles == 0 or sol.chosen < 0: return sol
     t0, ms, meas = time.process_time(), frame.rec.miller_array('f'), frame.measured
@@ -480,7 +480,8 @@ def auto_choice(rec:Reflections, max_runs:int|None=None, auto:AutoSettings=AutoS
         return dict(method='float+recycle', max_runs=runs, completion=CompletionSettings(), reason=f"d_min {d:.3f} Å ≤ {auto.d_float} Å, {'centro' if centric else 'non-centro'}symmetric: float+recycle, {runs} runs")
     runs = max(max_runs or 0, auto.runs_centric if centric else auto.runs_acentric)
     return dict(method=f"hybrid:set:{reference_dir() / auto.set_weights}", max_runs=runs, completion=auto.completion,
-                reason=f"d_min {d:.3f} Å > {auto.d_float} Å, {'centro' if centric else 'non-centro'}symmetric: set-model start, {runs} runs")
+                reason=f"d_min {d:.3f} Å > {auto.d_float} Å, {'centro' if centric else 'non-centro'}symmetric: set-model start, {runs} runs, "
+                       f"{auto.completion.n_cycles} completion cycles")
 
 # %% ../nbs/08c_extension.ipynb #f609e414
 def _reference_from_ins(path):
