@@ -9,7 +9,7 @@ def bench(bench_module):
     return bench_module('completion')
 
 
-def test_shared_solve_is_extend_solve(bench):
+def test_shared_solve_is_extend_solve(bench, cod):     # dev molecules exclude the COD evaluation set: COD needed
     from xrdphase.molecular import MolecularSpec, COMMON_ORGANIC_GROUPS
     spec = MolecularSpec(smiles='moses', split='dev', space_groups=COMMON_ORGANIC_GROUPS['space_groups'], space_group_weights=None)
     case = bench.B.generated_cases(4, bench.DEV_SEED, spec)[0][3]          # a P-1 crystal that `auto` solves in a few runs
